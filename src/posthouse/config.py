@@ -1,0 +1,237 @@
+"""The instance configuration: one TOML file, `posthouse.toml`, in the instance directory.
+
+An instance directory holds everything one posthouse needs:
+
+    posthouse.toml      this configuration
+    data/posthouse.db   the SQLite store (WAL)
+    data/blobs/         message files too large to keep inline
+    tls/cert.pem        certificate chain (self-signed by `posthouse init`)
+    tls/key.pem         its private key
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "posthouse.toml"
+ENV_DIR = "POSTHOUSE_DIR"
+DEFAULT_DIR = "instance"
+
+
+class ConfigError(Exception):
+    pass
+
+
+# protocol -> (default port, TLS mode).  POP3/IMAP/HTTPS ports are reserved here so
+# a config written today keeps working when those listeners arrive.
+LISTENER_DEFAULTS: dict[str, tuple[int, str]] = {
+    "smtp": (2525, "starttls"),
+    "submission": (2587, "starttls"),
+    "submissions": (2465, "implicit"),
+    "pop3": (2110, "starttls"),
+    "pop3s": (2995, "implicit"),
+    "imap": (2143, "starttls"),
+    "imaps": (2993, "implicit"),
+    "https": (8443, "implicit"),
+}
+TLS_MODES = ("none", "starttls", "implicit")
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str  # a key of LISTENER_DEFAULTS
+    address: str
+    port: int
+    tls: str  # one of TLS_MODES
+
+    @property
+    def protocol(self) -> str:
+        """The protocol spoken: smtp (MTA), submission, pop3, imap or https."""
+        return {"submissions": "submission", "pop3s": "pop3", "imaps": "imap"}.get(
+            self.name, self.name
+        )
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    max_message_size: int = 50 * 1024 * 1024
+    max_recipients: int = 100  # RFC 5321 §4.5.3.1.8: at least 100 must be accepted
+    max_errors: int = 10
+    idle_timeout: float = 300.0  # RFC 5321 §4.5.3.2.7: 5 minutes between commands
+    data_timeout: float = 600.0  # RFC 5321 §4.5.3.2.6 allows 10 minutes for data
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True)
+class Config:
+    dir: Path
+    hostname: str
+    domain: str  # the first (primary) domain
+    teaching_mode: bool = False
+    listeners: tuple[Listener, ...] = ()
+    smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    tls_cert: Path = Path("tls/cert.pem")
+    tls_key: Path = Path("tls/key.pem")
+    tls_keylog: Path | None = None
+    database: Path = Path("data/posthouse.db")
+    blobs: Path = Path("data/blobs")
+    log_level: str = "info"
+
+    def path(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.dir / p
+
+    @property
+    def database_path(self) -> Path:
+        return self.path(self.database)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.path(self.blobs)
+
+    @property
+    def cert_path(self) -> Path:
+        return self.path(self.tls_cert)
+
+    @property
+    def key_path(self) -> Path:
+        return self.path(self.tls_key)
+
+    def listener(self, name: str) -> Listener | None:
+        for li in self.listeners:
+            if li.name == name:
+                return li
+        return None
+
+
+def resolve_dir(directory: str | os.PathLike[str] | None) -> Path:
+    """--dir wins, then $POSTHOUSE_DIR, then ./instance."""
+    if directory:
+        return Path(directory).resolve()
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env).resolve()
+    return Path(DEFAULT_DIR).resolve()
+
+
+def default_hostname() -> str:
+    name = socket.gethostname() or "localhost"
+    return name.lower()
+
+
+def default_config_text(domain: str, hostname: str) -> str:
+    """The TOML `posthouse init` writes: every setting present, with its default."""
+    s = SMTPSettings()
+    lines = [
+        "# posthouse configuration.  Paths are relative to this file's directory.",
+        f'hostname = "{hostname}"',
+        f'domain = "{domain}"',
+        "# Teaching mode allows AUTH and USER/PASS over plaintext from anywhere and says so",
+        "# in every greeting.  Keep it off unless you are showing how mail works.",
+        "teaching_mode = false",
+        'log_level = "info"',
+        "",
+        "[tls]",
+        'cert = "tls/cert.pem"',
+        'key = "tls/key.pem"',
+        "# NSS key log for decrypting captures (posthouse analyze --keylog). Off when empty.",
+        'keylog = ""',
+        "",
+        "[storage]",
+        'database = "data/posthouse.db"',
+        'blobs = "data/blobs"',
+        "",
+        "[smtp]",
+        f"max_message_size = {s.max_message_size}",
+        f"max_recipients = {s.max_recipients}",
+        f"max_errors = {s.max_errors}",
+        f"idle_timeout = {s.idle_timeout}",
+        f"data_timeout = {s.data_timeout}",
+        f"max_connections = {s.max_connections}",
+        "",
+        "# One table per listener; remove a table (or set port = 0) to turn it off.",
+        "# tls: none | starttls | implicit",
+    ]
+    for name in ("smtp", "submission", "submissions"):
+        port, tls = LISTENER_DEFAULTS[name]
+        lines += [
+            "",
+            f"[listeners.{name}]",
+            'address = "127.0.0.1"',
+            f"port = {port}",
+            f'tls = "{tls}"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _get(table: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = table.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_config(directory: Path, data: dict[str, Any]) -> Config:
+    domain = _get(data, "domain", str, "").strip().lower()
+    if not domain:
+        raise ConfigError("domain: missing")
+    hostname = _get(data, "hostname", str, default_hostname()).strip().lower()
+    tls = data.get("tls", {})
+    storage = data.get("storage", {})
+    smtp = data.get("smtp", {})
+    d = SMTPSettings()
+    settings = SMTPSettings(
+        max_message_size=_get(smtp, "max_message_size", int, d.max_message_size),
+        max_recipients=_get(smtp, "max_recipients", int, d.max_recipients),
+        max_errors=_get(smtp, "max_errors", int, d.max_errors),
+        idle_timeout=_get(smtp, "idle_timeout", float, d.idle_timeout),
+        data_timeout=_get(smtp, "data_timeout", float, d.data_timeout),
+        max_connections=_get(smtp, "max_connections", int, d.max_connections),
+    )
+    listeners = []
+    for name, table in data.get("listeners", {}).items():
+        if name not in LISTENER_DEFAULTS:
+            raise ConfigError(f"listeners.{name}: unknown listener")
+        port, mode = LISTENER_DEFAULTS[name]
+        port = _get(table, "port", int, port)
+        mode = _get(table, "tls", str, mode)
+        if mode not in TLS_MODES:
+            raise ConfigError(f"listeners.{name}.tls: one of {', '.join(TLS_MODES)}")
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"listeners.{name}.port: out of range")
+        if port:
+            address = _get(table, "address", str, "127.0.0.1")
+            listeners.append(Listener(name, address, port, mode))
+    keylog = _get(tls, "keylog", str, "")
+    return Config(
+        dir=directory,
+        hostname=hostname,
+        domain=domain,
+        teaching_mode=_get(data, "teaching_mode", bool, False),
+        listeners=tuple(listeners),
+        smtp=settings,
+        tls_cert=Path(_get(tls, "cert", str, "tls/cert.pem")),
+        tls_key=Path(_get(tls, "key", str, "tls/key.pem")),
+        tls_keylog=Path(keylog) if keylog else None,
+        database=Path(_get(storage, "database", str, "data/posthouse.db")),
+        blobs=Path(_get(storage, "blobs", str, "data/blobs")),
+        log_level=_get(data, "log_level", str, "info"),
+    )
+
+
+def load_config(directory: Path) -> Config:
+    path = directory / CONFIG_NAME
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no configuration (run `posthouse init`)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return parse_config(directory, data)
