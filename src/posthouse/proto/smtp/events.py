@@ -22,6 +22,8 @@ class _Sentinel:
 NEED_DATA = _Sentinel("NEED_DATA")  # feed more bytes with receive_data()
 PAUSED = _Sentinel("PAUSED")  # the previous event still waits for its reply
 
+Sentinel = _Sentinel  # the type of NEED_DATA and PAUSED, for annotations
+
 
 # --- commands (client -> server) ---------------------------------------------
 

@@ -48,3 +48,17 @@ class SMTPError(Exception):
     @classmethod
     def of(cls, code: int, enhanced: str | None, *lines: str) -> SMTPError:
         return cls(Reply.of(code, enhanced, *lines))
+
+
+class LocalProtocolError(Exception):
+    """Our side misused a protocol core (h11 style): a reply sent with no command
+    waiting for it, a command that cannot be serialised, ...  A bug in the caller."""
+
+
+class RemoteProtocolError(Exception):
+    """The peer sent bytes that break the protocol and that the core cannot turn into
+    an event (a malformed reply line on the client side)."""
+
+    def __init__(self, message: str, line: bytes = b"") -> None:
+        super().__init__(message)
+        self.line = line  # the offending input (may be truncated), for transcripts
