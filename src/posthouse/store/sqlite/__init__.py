@@ -1,1 +1,1 @@
-
+"""The embedded backend: SQLite (WAL, group commit) plus files for large blobs."""

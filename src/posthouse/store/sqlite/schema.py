@@ -1,0 +1,224 @@
+"""The SQLite schema and its migrations.
+
+The schema version lives in `PRAGMA user_version`.  `migrate` brings any older
+database up to `SCHEMA_VERSION`, one step per version, inside the caller's write
+transaction so a crash mid-migration leaves the previous version intact.
+
+Bookkeeping that must hold for every way a row can go away (expunge, delete of a
+mailbox, delete of a user by cascade, delete of a queue entry) is done by triggers,
+so no code path can forget it:
+
+- `blobs.refs` counts the message copies and queue entries that use a blob; when it
+  drops to zero the blob row is deleted, and an external blob's id is put into
+  `blob_trash` so its file is unlinked after the commit (see writer.py).
+- `users.used_bytes` is the sum of the sizes of the user's message copies (quota).
+
+Ids that leave the store (users, mailboxes, messages, queue entries…) are
+AUTOINCREMENT: a deleted row's id is never handed out again, so a session or a
+link still holding it can never reach somebody else's data.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from posthouse.store.base import StoreError
+
+# Version 1: the initial schema.
+_V1 = """
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    name    TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain_id     INTEGER NOT NULL REFERENCES domains(id) ON DELETE RESTRICT,
+    localpart     TEXT NOT NULL,
+    address       TEXT NOT NULL UNIQUE,
+    display_name  TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    enabled       INTEGER NOT NULL DEFAULT 1,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    protocols     TEXT NOT NULL,
+    quota_bytes   INTEGER,
+    used_bytes    INTEGER NOT NULL DEFAULT 0,
+    created       INTEGER NOT NULL
+);
+CREATE INDEX users_domain ON users(domain_id);
+
+CREATE TABLE aliases (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE RESTRICT,
+    source    TEXT NOT NULL UNIQUE,
+    targets   TEXT NOT NULL,
+    created   INTEGER NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain_id);
+
+CREATE TABLE app_passwords (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    protocols   TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    last_used   INTEGER,
+    revoked     INTEGER NOT NULL DEFAULT 0
+);
+-- A name is unique among a user's active app passwords; revoked ones are kept
+-- for the record and do not block reusing the name.
+CREATE UNIQUE INDEX app_passwords_active_name ON app_passwords(user_id, name)
+    WHERE revoked = 0;
+
+CREATE TABLE mailboxes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    special_use   TEXT,
+    uidvalidity   INTEGER NOT NULL,
+    uidnext       INTEGER NOT NULL DEFAULT 1,
+    highestmodseq INTEGER NOT NULL DEFAULT 1,
+    subscribed    INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (user_id, name)
+);
+
+CREATE TABLE blobs (
+    id       TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    refs     INTEGER NOT NULL DEFAULT 0,
+    external INTEGER NOT NULL,
+    data     BLOB  -- last, so reading the other columns never touches overflow pages
+);
+
+CREATE TABLE blob_trash (
+    id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid           INTEGER NOT NULL,
+    modseq        INTEGER NOT NULL,
+    flags         TEXT NOT NULL,
+    internal_date INTEGER NOT NULL,
+    internal_tz   INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    blob_id       TEXT NOT NULL REFERENCES blobs(id),
+    meta          TEXT,
+    UNIQUE (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id);
+
+-- RFC 7162 §3.2.7: what was expunged at which modseq, for QRESYNC / changes_since.
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+
+CREATE TABLE queue (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender       TEXT NOT NULL,
+    params       TEXT NOT NULL,
+    blob_id      TEXT NOT NULL REFERENCES blobs(id),
+    size         INTEGER NOT NULL,
+    created      INTEGER NOT NULL,
+    next_attempt INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX queue_next_attempt ON queue(next_attempt);
+CREATE INDEX queue_blob ON queue(blob_id);
+
+CREATE TABLE queue_recipients (
+    id         INTEGER PRIMARY KEY,
+    queue_id   INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+    address    TEXT NOT NULL,
+    dsn        TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    last_error TEXT,
+    UNIQUE (queue_id, address)
+);
+
+CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+    UPDATE blobs SET refs = refs + 1 WHERE id = NEW.blob_id;
+    UPDATE users SET used_bytes = used_bytes + NEW.size
+        WHERE id = (SELECT user_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+
+CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+    UPDATE users SET used_bytes = used_bytes - OLD.size
+        WHERE id = (SELECT user_id FROM mailboxes WHERE id = OLD.mailbox_id);
+    UPDATE blobs SET refs = refs - 1 WHERE id = OLD.blob_id;
+END;
+
+CREATE TRIGGER queue_added AFTER INSERT ON queue BEGIN
+    UPDATE blobs SET refs = refs + 1 WHERE id = NEW.blob_id;
+END;
+
+CREATE TRIGGER queue_removed AFTER DELETE ON queue BEGIN
+    UPDATE blobs SET refs = refs - 1 WHERE id = OLD.blob_id;
+END;
+
+CREATE TRIGGER blobs_unreferenced AFTER UPDATE OF refs ON blobs
+WHEN NEW.refs <= 0 BEGIN
+    INSERT OR IGNORE INTO blob_trash(id) SELECT NEW.id WHERE NEW.external;
+    DELETE FROM blobs WHERE id = NEW.id;
+END;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (triggers contain ';' inside BEGIN...END).
+
+    `executescript` is not used because it commits the caller's transaction first.
+    """
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement: {current!r}")
+    return statements
+
+
+def _to_v1(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V1):
+        conn.execute(statement)
+
+
+# MIGRATIONS[i] turns a version-i database into version i+1.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Upgrade the schema to SCHEMA_VERSION; returns the version found.
+
+    Must run inside a write transaction (BEGIN IMMEDIATE) so two processes opening
+    the same new database do not both create the tables.
+    """
+    (found,) = conn.execute("PRAGMA user_version").fetchone()
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {found} is newer than this posthouse ({SCHEMA_VERSION})"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        MIGRATIONS[version](conn)
+        # PRAGMA takes no bound parameters; the value is an int we computed.
+        conn.execute(f"PRAGMA user_version = {version + 1:d}")
+    return int(found)
