@@ -14,6 +14,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import EllipsisType
 from typing import Any, Protocol
 
 
@@ -262,7 +263,7 @@ class AccountStore(Protocol):
         enabled: bool | None = None,
         is_admin: bool | None = None,
         protocols: Iterable[str] | None = None,
-        quota_bytes: int | None | type[Ellipsis] = ...,
+        quota_bytes: int | EllipsisType | None = ...,
     ) -> User: ...
     async def delete_user(self, user_id: int) -> None:
         """Remove a user with their mailboxes, messages and app passwords."""
@@ -325,8 +326,13 @@ class MailStore(Protocol):
     async def read_message(self, blob_id: str) -> bytes: ...
 
     async def store_flags(
-        self, mailbox_id: int, uids: Sequence[int], flags: Iterable[str], mode: FlagMode,
-        *, unchanged_since: int | None = None,
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        flags: Iterable[str],
+        mode: FlagMode,
+        *,
+        unchanged_since: int | None = None,
     ) -> tuple[list[MessageRecord], list[int]]:
         """Change flags; returns (records changed, uids skipped by UNCHANGEDSINCE)."""
 

@@ -1,0 +1,42 @@
+"""What every session of one running instance shares."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+from dataclasses import dataclass, field
+
+from posthouse.accounts.authenticate import Authenticator
+from posthouse.accounts.directory import Directory
+from posthouse.config import Config
+from posthouse.store.base import Store
+
+log = logging.getLogger("posthouse")
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServerContext:
+    config: Config
+    store: Store
+    directory: Directory
+    authenticator: Authenticator
+    tls: ssl.SSLContext | None
+    shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def hostname(self) -> str:
+        return self.config.hostname
+
+    def plaintext_auth_allowed(self, remote_ip: str, tls_active: bool) -> bool:
+        """Passwords travel only inside TLS, except from loopback (nothing crosses a
+        network) or when the operator turned teaching mode on (DESIGN.md principle 5)."""
+        return tls_active or is_loopback(remote_ip) or self.config.teaching_mode

@@ -1,0 +1,230 @@
+"""TCP listeners: plain, implicit TLS and STARTTLS upgrades, connection limits,
+timeouts, and the byte pipe every protocol session reads from and writes to.
+
+A session sees a `Connection`: `await read()` returns whatever bytes arrived,
+`write()` queues bytes, `await start_tls()` upgrades in place.  Sessions never see
+sockets, and protocol cores never see sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+
+from posthouse.server.tls import describe
+
+log = logging.getLogger("posthouse.listener")
+
+READ_LIMIT = 256 * 1024  # pause reading when this much is buffered unread
+
+
+class ConnectionLost(Exception):
+    pass
+
+
+class Connection(asyncio.Protocol):
+    """One client connection as a byte pipe with flow control both ways."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self.closed = asyncio.Event()
+        self.remote_ip = ""
+        self.remote_port = 0
+        self.local_port = 0
+        self.tls: dict[str, str | int] | None = None
+
+    # --- asyncio.Protocol -------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.remote_ip, self.remote_port = str(peer[0]), int(peer[1])
+        self.local_port = int(sock[1])
+        self.tls = describe(transport.get_extra_info("ssl_object"))
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > READ_LIMIT and self.transport is not None and not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+        self.closed.set()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # --- what sessions use -------------------------------------------------
+    async def read(self, timeout: float | None = None) -> bytes:
+        """Bytes received so far (waiting for some); b"" at end of stream.
+        Raises TimeoutError after `timeout` seconds without input."""
+        if not self._buffer and not self._eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+            finally:
+                self._waiter = None
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self._write_paused and not self.closed.is_set():
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+
+    async def start_tls(self, context: ssl.SSLContext, timeout: float = 30.0) -> None:
+        """Upgrade to TLS.  Anything the client sent before the handshake is
+        discarded (RFC 3207 §4.2, RFC 2595 §3.1: no command injection)."""
+        assert self.transport is not None
+        self._buffer.clear()
+        loop = asyncio.get_running_loop()
+        new = await loop.start_tls(
+            self.transport, self, context, server_side=True, ssl_handshake_timeout=timeout
+        )
+        if new is None:
+            raise ConnectionLost("connection closed during TLS handshake")
+        self.transport = new
+        self._buffer.clear()
+        self.tls = describe(new.get_extra_info("ssl_object"))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+SessionHandler = Callable[[Connection], Awaitable[None]]
+
+
+class Listener:
+    """A listening socket that runs `handler` for each connection."""
+
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        port: int,
+        handler: SessionHandler,
+        *,
+        tls: ssl.SSLContext | None = None,
+        max_connections: int = 1000,
+        on_overload: bytes = b"",
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.port = port
+        self.handler = handler
+        self.tls = tls
+        self.max_connections = max_connections
+        self.on_overload = on_overload
+        self.server: asyncio.Server | None = None
+        self.sessions: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            self._make_protocol,
+            self.address,
+            self.port,
+            ssl=self.tls,
+            ssl_handshake_timeout=30.0 if self.tls else None,
+            reuse_address=True,
+            backlog=1024,
+        )
+        if self.port == 0:
+            self.port = self.server.sockets[0].getsockname()[1]
+
+    def _make_protocol(self) -> Connection:
+        conn = _ListenedConnection(self)
+        return conn
+
+    def _spawn(self, conn: Connection) -> None:
+        if len(self.sessions) >= self.max_connections:
+            # RFC 5321 §3.8 / RFC 2449: refuse politely, then close.
+            conn.write(self.on_overload)
+            conn.close()
+            return
+        task = asyncio.get_running_loop().create_task(self._run(conn))
+        self.sessions.add(task)
+        task.add_done_callback(self.sessions.discard)
+
+    async def _run(self, conn: Connection) -> None:
+        try:
+            await self.handler(conn)
+        except (ConnectionLost, ConnectionError, ssl.SSLError, TimeoutError) as e:
+            log.debug("%s %s: connection ended: %s", self.name, conn.remote_ip, e)
+        except Exception:
+            log.exception("%s %s: session failed", self.name, conn.remote_ip)
+        finally:
+            conn.close()
+
+    def stop_accepting(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+    async def wait_sessions(self, grace: float) -> None:
+        """Let sessions finish (they see the shutdown flag), then cancel stragglers."""
+        if self.sessions:
+            _done, pending = await asyncio.wait(set(self.sessions), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*pending, return_exceptions=True)
+        if self.server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 1.0)
+
+
+class _ListenedConnection(Connection):
+    def __init__(self, listener: Listener) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._listener._spawn(self)

@@ -1,0 +1,113 @@
+"""Running an instance: open the store, start every listener, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from posthouse.accounts.authenticate import Authenticator
+from posthouse.accounts.directory import Directory
+from posthouse.accounts.throttle import LoginThrottle
+from posthouse.config import Config
+from posthouse.config import Listener as ListenerConfig
+from posthouse.proto.smtp.reply import Reply
+from posthouse.server.context import ServerContext
+from posthouse.server.listener import Connection, Listener
+from posthouse.server.smtp import serve_smtp
+from posthouse.server.tls import server_context
+from posthouse.store import open_store
+
+log = logging.getLogger("posthouse")
+
+SHUTDOWN_GRACE = 30.0  # seconds in-flight transactions get to finish
+
+
+def _smtp_handler(ctx: ServerContext, lc: ListenerConfig) -> Callable[[Connection], object]:
+    async def handle(conn: Connection) -> None:
+        await serve_smtp(ctx, lc, conn)
+
+    return handle
+
+
+PROTOCOL_HANDLERS = {
+    "smtp": _smtp_handler,
+    "submission": _smtp_handler,
+}
+OVERLOAD_REPLIES = {
+    "smtp": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
+    "submission": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
+}
+
+
+@dataclass
+class RunningServer:
+    ctx: ServerContext
+    listeners: list[Listener] = field(default_factory=list)
+
+    def ports(self) -> dict[str, int]:
+        return {li.name: li.port for li in self.listeners}
+
+    async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop accepting, let sessions finish their transaction, close the store."""
+        self.ctx.shutting_down.set()
+        for li in self.listeners:
+            li.stop_accepting()
+        await asyncio.gather(*(li.wait_sessions(grace) for li in self.listeners))
+        await self.ctx.store.close()
+
+
+async def start_server(config: Config) -> RunningServer:
+    store = await open_store(config.database_path, config.blob_dir)
+    tls = None
+    if config.cert_path.exists() and config.key_path.exists():
+        tls = server_context(config.cert_path, config.key_path, config.tls_keylog)
+    ctx = ServerContext(
+        config=config,
+        store=store,
+        directory=Directory(store),
+        authenticator=Authenticator(store, LoginThrottle()),
+        tls=tls,
+    )
+    running = RunningServer(ctx)
+    try:
+        for lc in config.listeners:
+            make = PROTOCOL_HANDLERS.get(lc.protocol)
+            if make is None:
+                log.info("listener %s: protocol not served yet, skipped", lc.name)
+                continue
+            if lc.tls == "implicit" and tls is None:
+                raise RuntimeError(f"listener {lc.name} needs TLS but no certificate is configured")
+            listener = Listener(
+                lc.name,
+                lc.address,
+                lc.port,
+                make(ctx, lc),  # type: ignore[arg-type]
+                tls=tls if lc.tls == "implicit" else None,
+                max_connections=config.smtp.max_connections,
+                on_overload=OVERLOAD_REPLIES.get(lc.protocol, b""),
+            )
+            await listener.start()
+            running.listeners.append(listener)
+    except BaseException:
+        await running.stop(grace=0)
+        raise
+    return running
+
+
+async def serve_forever(config: Config, on_ready: Callable[[RunningServer], None]) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    running = await start_server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    on_ready(running)
+    await stop.wait()
+    log.info("shutting down: finishing in-flight transactions")
+    await running.stop()
+    log.info("stopped")

@@ -1,0 +1,519 @@
+"""The SMTP session: turns events of the sans-IO core into decisions and store calls.
+
+One module serves three listeners: the MTA port (mail for our domains, relaying
+only after AUTH), submission with STARTTLS and submissions with implicit TLS
+(RFC 6409 / RFC 8314: AUTH required, sender identity enforced).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from posthouse import __version__
+from posthouse.accounts.addresses import AddressError
+from posthouse.accounts.authenticate import AuthResult
+from posthouse.accounts.directory import Resolution
+from posthouse.config import Listener as ListenerConfig
+from posthouse.mime.headers import (
+    field_names,
+    fold_received,
+    format_date,
+    header_addresses,
+    new_message_id,
+    split_message,
+)
+from posthouse.proto import sasl
+from posthouse.proto.smtp.events import (
+    NEED_DATA,
+    PAUSED,
+    Auth,
+    AuthAbort,
+    AuthResponse,
+    BdatChunk,
+    CommandRejected,
+    ConnectionClosed,
+    Data,
+    Expn,
+    Hello,
+    Help,
+    MailFrom,
+    MessageBody,
+    MessageRejected,
+    Noop,
+    Quit,
+    RcptTo,
+    Rset,
+    StartTLS,
+    Vrfy,
+)
+from posthouse.proto.smtp.reply import Reply
+from posthouse.proto.smtp.server import ServerConnection, ServerFeatures, ServerLimits
+from posthouse.server.context import ServerContext
+from posthouse.server.listener import Connection
+from posthouse.store.base import (
+    LocalDelivery,
+    OutboundEnvelope,
+    OutboundRecipient,
+    QuotaExceeded,
+    StoreError,
+    User,
+)
+
+log = logging.getLogger("posthouse.smtp")
+
+HELP_TEXT = (
+    "posthouse SMTP: commands are",
+    "EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT STARTTLS AUTH",
+    "A message: EHLO you, MAIL FROM:<a@b>, RCPT TO:<c@d>, DATA, text, a line '.'",
+    "End of HELP info",
+)
+TRANSCRIPT_LIMIT = 200  # lines kept with a message, for "how did this arrive?"
+
+
+def _r(code: int, enhanced: str | None, *lines: str) -> Reply:
+    return Reply.of(code, enhanced, *lines)
+
+
+@dataclass
+class Envelope:
+    """One mail transaction (RFC 5321 §3.3)."""
+
+    sender: str | None = None
+    mail_params: dict[str, str | None] = field(default_factory=dict)
+    local_users: dict[int, User] = field(default_factory=dict)
+    remote: list[OutboundRecipient] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    bdat_failed: bool = False
+
+
+class SMTPSession:
+    def __init__(self, ctx: ServerContext, listener: ListenerConfig, conn: Connection) -> None:
+        self.ctx = ctx
+        self.listener = listener
+        self.conn = conn
+        self.submission = listener.protocol == "submission"
+        settings = ctx.config.smtp
+        self.settings = settings
+        self.core = ServerConnection(
+            self._features(),
+            ServerLimits(max_message_size=settings.max_message_size),
+        )
+        self.envelope = Envelope()
+        self.user: User | None = None
+        self.auth_via: str | None = None
+        self.helo = ""
+        self.errors = 0
+        self.sasl: sasl.ServerMechanism | None = None
+        self.transcript: list[str] = []
+        self.closing = False
+        self.session_id = f"{int(time.time() * 1000):x}{id(self) & 0xFFFF:04x}"
+        self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
+            Hello: self.on_hello,
+            MailFrom: self.on_mail,
+            RcptTo: self.on_rcpt,
+            Data: self.on_data,
+            MessageBody: self.on_message,
+            BdatChunk: self.on_bdat,
+            Rset: self.on_rset,
+            Noop: self.on_noop,
+            Vrfy: self.on_vrfy,
+            Expn: self.on_expn,
+            Help: self.on_help,
+            Quit: self.on_quit,
+            StartTLS: self.on_starttls,
+            Auth: self.on_auth,
+            AuthResponse: self.on_auth_response,
+            AuthAbort: self.on_auth_abort,
+            CommandRejected: self.on_rejected,
+            MessageRejected: self.on_message_rejected,
+        }
+
+    # --- policy ------------------------------------------------------------
+    @property
+    def tls_active(self) -> bool:
+        return self.conn.tls is not None
+
+    def _features(self) -> ServerFeatures:
+        tls = self.conn.tls is not None
+        auth_ok = self.ctx.plaintext_auth_allowed(self.conn.remote_ip, tls)
+        authenticated = getattr(self, "user", None) is not None
+        return ServerFeatures(
+            starttls=(not tls and self.ctx.tls is not None and self.listener.tls == "starttls"),
+            auth_mechanisms=sasl.SERVER_MECHANISMS if auth_ok and not authenticated else (),
+        )
+
+    def _greeting(self) -> Reply:
+        text = f"{self.ctx.hostname} ESMTP posthouse"
+        if self.ctx.config.teaching_mode:
+            return _r(
+                220,
+                None,
+                f"{text} - TEACHING MODE: passwords accepted without TLS",
+                f"{self.ctx.hostname} ESMTP ready",
+            )
+        return _r(220, None, text)
+
+    # --- the loop ----------------------------------------------------------
+    async def run(self) -> None:
+        self._send(self._greeting())
+        while not self.closing:
+            event = self.core.next_event()
+            if event is NEED_DATA:
+                if self.ctx.shutting_down.is_set() and self.envelope.sender is None:
+                    self._send(_r(421, "4.3.2", f"{self.ctx.hostname} shutting down"))
+                    break
+                if not await self._receive():
+                    break
+                continue
+            if event is PAUSED:  # cannot happen: every event is answered below
+                raise RuntimeError("SMTP core paused with no pending reply")
+            if isinstance(event, ConnectionClosed):
+                break
+            handler = self._handlers[type(event)]
+            reply = await handler(event)
+            if reply is not None:
+                self._send(reply)
+                if reply.code == 421:
+                    break
+            if self.errors >= self.settings.max_errors and not self.closing:
+                self._send(_r(421, "4.7.0", "Too many errors, closing connection"))
+                break
+        await self.conn.drain()
+
+    async def _receive(self) -> bool:
+        in_data = self.envelope.sender is not None and bool(self.envelope.recipients)
+        timeout = self.settings.data_timeout if in_data else self.settings.idle_timeout
+        try:
+            data = await self.conn.read(timeout)
+        except TimeoutError:
+            # RFC 5321 §4.5.3.2: a server may close an idle connection, with 421.
+            self._send(_r(421, "4.4.2", f"{self.ctx.hostname} idle timeout, closing connection"))
+            return False
+        if not data:
+            self.core.receive_data(b"")
+            return True
+        self._record_input(data)
+        self.core.receive_data(data)
+        return True
+
+    def _send(self, reply: Reply) -> None:
+        data = self.core.send(reply)
+        self.conn.write(data)
+        if len(self.transcript) < TRANSCRIPT_LIMIT:
+            self.transcript.extend(
+                "S: " + line for line in data.decode("utf-8", "replace").splitlines()
+            )
+
+    def _record_input(self, data: bytes) -> None:
+        """Keep the client's commands (never message content or credentials)."""
+        if len(self.transcript) >= TRANSCRIPT_LIMIT:
+            return
+        if self.core.in_data:
+            return
+        for raw in data.split(b"\n"):
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
+            if not line:
+                continue
+            if self.sasl is not None or line[:4].upper() == "AUTH":
+                parts = line.split(" ", 2)
+                line = " ".join(parts[:2]) + (" <credentials redacted>" if len(parts) > 2 else "")
+                if self.sasl is not None:
+                    line = "<credentials redacted>"
+            self.transcript.append("C: " + line[:200])
+            if len(self.transcript) >= TRANSCRIPT_LIMIT:
+                break
+
+    def _error(self, reply: Reply) -> Reply:
+        self.errors += 1
+        return reply
+
+    # --- handlers ------------------------------------------------------------
+    async def on_hello(self, ev: Hello) -> Reply:
+        self.helo = ev.domain
+        self.envelope = Envelope()
+        remote = f"[{self.conn.remote_ip}]"
+        if ev.verb == "HELO":
+            return _r(250, None, f"{self.ctx.hostname} Hello {ev.domain} {remote}")
+        self.core.features = self._features()
+        return self.core.ehlo_reply(self.ctx.hostname, f"Hello {ev.domain} {remote}")
+
+    async def on_mail(self, ev: MailFrom) -> Reply:
+        if self.submission and self.user is None:
+            return self._error(_r(530, "5.7.0", "Authentication required (RFC 6409 section 4.3)"))
+        if (
+            self.submission
+            and self.user is not None
+            and (not ev.address or not await self.ctx.directory.may_send_as(self.user, ev.address))
+        ):
+            return self._error(
+                _r(553, "5.7.1", f"Sender <{ev.address}> not owned by {self.user.address}")
+            )
+        self.envelope = Envelope(sender=ev.address, mail_params=dict(ev.params))
+        return _r(250, "2.1.0", "Sender OK")
+
+    async def on_rcpt(self, ev: RcptTo) -> Reply:
+        env = self.envelope
+        if len(env.recipients) >= self.settings.max_recipients:
+            # RFC 5321 §4.5.3.1.10: 452 so the client retries the rest later.
+            return _r(452, "4.5.3", "Too many recipients")
+        address = ev.address
+        if address.lower() == "postmaster":  # RFC 5321 §4.5.1
+            address = f"postmaster@{self.ctx.config.domain}"
+        try:
+            res: Resolution = await self.ctx.directory.resolve(address)
+        except AddressError:
+            return self._error(_r(553, "5.1.3", f"<{address}>: invalid address"))
+        if res.is_local:
+            if not res.users and not res.remote:
+                return self._error(_r(550, "5.1.1", f"<{address}>: no such user here"))
+            for user in res.users:
+                env.local_users.setdefault(user.id, user)
+            dsn = {k: v for k, v in ev.params.items() if v is not None}
+            env.remote.extend(OutboundRecipient(t, dsn) for t in res.remote)
+        else:
+            if self.user is None:
+                return self._error(_r(554, "5.7.1", f"<{address}>: Relay access denied"))
+            dsn = {k: v for k, v in ev.params.items() if v is not None}
+            env.remote.append(OutboundRecipient(address, dsn))
+        env.recipients.append(address)
+        return _r(250, "2.1.5", "Recipient OK")
+
+    async def on_data(self, ev: Data) -> Reply:
+        return _r(354, None, "End data with <CR><LF>.<CR><LF>")
+
+    async def on_message(self, ev: MessageBody) -> Reply:
+        try:
+            return await self._accept(ev.content)
+        finally:
+            self.envelope = Envelope()
+
+    async def on_bdat(self, ev: BdatChunk) -> Reply:
+        env = self.envelope
+        env.chunks.append(ev.data)
+        if not ev.last:
+            return _r(250, "2.0.0", f"{len(ev.data)} octets received")
+        content = b"".join(env.chunks)
+        try:
+            return await self._accept(content)
+        finally:
+            self.envelope = Envelope()
+
+    async def on_message_rejected(self, ev: MessageRejected) -> Reply:
+        self.envelope = Envelope()
+        return self._error(ev.reply)
+
+    async def on_rset(self, ev: Rset) -> Reply:
+        self.envelope = Envelope()
+        return _r(250, "2.0.0", "Reset OK")
+
+    async def on_noop(self, ev: Noop) -> Reply:
+        return _r(250, "2.0.0", "OK")
+
+    async def on_vrfy(self, ev: Vrfy) -> Reply:
+        # RFC 5321 §3.5.3: 252 = cannot verify, but will try; VRFY leaks nothing.
+        return _r(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")
+
+    async def on_expn(self, ev: Expn) -> Reply:
+        return _r(502, "5.5.1", "EXPN not available")
+
+    async def on_help(self, ev: Help) -> Reply:
+        return Reply(214, "2.0.0", HELP_TEXT)
+
+    async def on_quit(self, ev: Quit) -> Reply:
+        self.closing = True
+        return _r(221, "2.0.0", f"{self.ctx.hostname} closing connection")
+
+    async def on_starttls(self, ev: StartTLS) -> Reply | None:
+        assert self.ctx.tls is not None
+        self._send(_r(220, "2.0.0", "Ready to start TLS"))
+        await self.conn.drain()
+        await self.conn.start_tls(self.ctx.tls)
+        self.transcript.append(
+            f"-- TLS established: {self.conn.tls and self.conn.tls.get('version')} "
+            f"{self.conn.tls and self.conn.tls.get('cipher')}"
+        )
+        self.envelope = Envelope()
+        self.helo = ""
+        self.core.features = self._features()
+        return None
+
+    async def on_auth(self, ev: Auth) -> Reply:
+        try:
+            self.sasl = sasl.server_mechanism(ev.mechanism)
+        except KeyError:
+            return self._error(_r(504, "5.5.4", f"Unrecognized authentication type {ev.mechanism}"))
+        return await self._sasl_step(ev.initial_response)
+
+    async def on_auth_response(self, ev: AuthResponse) -> Reply:
+        return await self._sasl_step(ev.data)
+
+    async def on_auth_abort(self, ev: AuthAbort) -> Reply:
+        self.sasl = None
+        return self._error(_r(501, "5.0.0", "Authentication cancelled"))
+
+    async def _sasl_step(self, response: bytes | None) -> Reply:
+        assert self.sasl is not None
+        try:
+            step = self.sasl.step(response)
+        except sasl.SASLError as e:
+            self.sasl = None
+            return self._error(_r(501, "5.5.2", f"Malformed authentication data: {e}"))
+        if isinstance(step, sasl.Challenge):
+            return _r(334, None, base64.b64encode(step.data).decode("ascii"))
+        self.sasl = None
+        result: AuthResult = await self.ctx.authenticator.authenticate(
+            step.username, step.password, protocol="smtp", remote_ip=self.conn.remote_ip
+        )
+        if step.authzid and step.authzid.lower() != step.username.lower():
+            # RFC 4616 §2: we do not let one identity act as another.
+            return self._error(_r(535, "5.7.8", "Authorization identity not permitted"))
+        if not result.ok:
+            return self._error(self._auth_failure(result))
+        self.user = result.user
+        self.auth_via = result.via_app_password
+        self.core.features = self._features()
+        log.info("smtp %s authenticated as %s", self.conn.remote_ip, self.user.address)
+        return _r(235, "2.7.0", "Authentication successful")
+
+    def _auth_failure(self, result: AuthResult) -> Reply:
+        reason = result.reason
+        if reason == "throttled":
+            return _r(454, "4.7.0", "Too many failed logins, try again later")
+        if reason == "protocol_disabled":
+            return _r(535, "5.7.8", "SMTP access is switched off for this account")
+        if reason == "disabled":
+            return _r(535, "5.7.8", "Account disabled")
+        return _r(535, "5.7.8", "Authentication credentials invalid")
+
+    async def on_rejected(self, ev: CommandRejected) -> Reply:
+        if (
+            ev.line[:4].upper() == b"AUTH"
+            and self.user is None
+            and not self.ctx.plaintext_auth_allowed(self.conn.remote_ip, self.tls_active)
+        ):
+            # RFC 4954 §6: tell the person exactly what is missing.
+            return self._error(
+                _r(538, "5.7.11", "Encryption required for authentication: use STARTTLS first")
+            )
+        return self._error(ev.reply)
+
+    # --- accepting a message -------------------------------------------------
+    async def _accept(self, content: bytes) -> Reply:
+        env = self.envelope
+        if env.sender is None or not env.recipients:
+            return self._error(_r(503, "5.5.1", "No valid recipients"))
+        header, body = split_message(content)
+        added: list[bytes] = []
+        if self.submission:
+            assert self.user is not None
+            reply = await self._check_header_from(header)
+            if reply is not None:
+                return self._error(reply)
+            present = field_names(header)
+            # RFC 6409 §8.2-8.3: a submission server may add Date and Message-ID.
+            if "message-id" not in present:
+                added.append(f"Message-ID: {new_message_id(self.ctx.hostname)}\r\n".encode())
+            if "date" not in present:
+                added.append(f"Date: {format_date()}\r\n".encode())
+        queue_id_hint = self.session_id
+        trace = self._received_header(queue_id_hint)
+        # RFC 5321 §4.4: Return-Path is added at final delivery; the relay strips it.
+        return_path = f"Return-Path: <{env.sender}>\r\n".encode()
+        raw = (
+            b"".join([return_path, trace, header, *added, body])
+            if header
+            else b"".join([return_path, trace, *added, b"\r\n", body])
+        )
+        local = []
+        for user in env.local_users.values():
+            mailbox = await self.ctx.store.get_mailbox(user.id, "INBOX")
+            if mailbox is not None:
+                local.append(LocalDelivery(mailbox.id))
+        outbound = None
+        if env.remote:
+            params = {k: v for k, v in env.mail_params.items() if v is not None}
+            outbound = OutboundEnvelope(env.sender, tuple(env.remote), params)
+        try:
+            result = await self.ctx.store.accept(raw, local, outbound, meta=self._meta())
+        except QuotaExceeded:
+            return _r(552, "5.2.2", "Mailbox full")
+        except StoreError as e:
+            log.error("smtp %s: store refused message: %s", self.conn.remote_ip, e)
+            return _r(451, "4.3.0", "Temporary storage failure, try again later")
+        ident = result.blob_id[:16]
+        log.info(
+            "smtp %s accepted %s from=<%s> rcpts=%d size=%d",
+            self.conn.remote_ip,
+            ident,
+            env.sender,
+            len(env.recipients),
+            len(raw),
+        )
+        return _r(250, "2.0.0", f"OK: queued as {ident}")
+
+    async def _check_header_from(self, header: bytes) -> Reply | None:
+        assert self.user is not None
+        addresses = header_addresses(header, "from")
+        if addresses is None:
+            return None  # RFC 6409 §8.1 allows the MSA to add From; we leave it absent
+        if not addresses:
+            return _r(550, "5.7.1", "Unparseable From header")
+        for address in addresses:
+            if not await self.ctx.directory.may_send_as(self.user, address):
+                return _r(553, "5.7.1", f"From <{address}> not owned by {self.user.address}")
+        return None
+
+    def _protocol_name(self) -> str:
+        # RFC 3848 with-protocol types.
+        hello = self.core.hello
+        extended = (hello is not None and hello.verb == "EHLO") or self.user is not None
+        name = "ESMTP" if extended else "SMTP"
+        if extended:
+            if self.tls_active:
+                name += "S"
+            if self.user is not None:
+                name += "A"
+        return name
+
+    def _received_header(self, ident: str) -> bytes:
+        env = self.envelope
+        helo = "".join(c for c in (self.helo or "unknown") if 32 < ord(c) < 127)[:64] or "unknown"
+        parts = [f"from {helo} ([{self.conn.remote_ip}])", f"by {self.ctx.hostname}"]
+        parts.append(f"(posthouse {__version__})")
+        if self.conn.tls:
+            parts.append(
+                f"(using {self.conn.tls['version']} with cipher {self.conn.tls['cipher']})"
+            )
+        parts.append(f"with {self._protocol_name()}")
+        parts.append(f"id {ident}")
+        if len(env.recipients) == 1:
+            rcpt = "".join(c for c in env.recipients[0] if 32 < ord(c) < 127)
+            parts.append(f"for <{rcpt}>;")
+        else:
+            parts[-1] += ";"
+        parts.append(format_date())
+        return fold_received(parts)
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "smtp": {
+                "remote_ip": self.conn.remote_ip,
+                "helo": self.helo,
+                "listener": self.listener.name,
+                "tls": self.conn.tls,
+                "authenticated": self.user.address if self.user else None,
+                "sender": self.envelope.sender,
+                "recipients": list(self.envelope.recipients),
+                "transcript": list(self.transcript),
+            }
+        }
+
+
+async def serve_smtp(ctx: ServerContext, listener: ListenerConfig, conn: Connection) -> None:
+    await SMTPSession(ctx, listener, conn).run()

@@ -1,0 +1,152 @@
+"""A real posthouse server in a subprocess, on free loopback ports, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DOMAIN = "example.test"
+USERS = {
+    "alice@example.test": "alicepw-Secret1",
+    "bob@example.test": "bobpw-Secret2",
+}
+ADMIN = ("admin@example.test", "adminpw-Secret0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def posthouse(directory: Path, *args: str, stdin: str | None = None) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "posthouse", *args, "--dir", str(directory)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"posthouse {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
+    return proc.stdout
+
+
+@dataclass
+class MailServer:
+    dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @classmethod
+    def create(cls, directory: Path, *, teaching: bool = False, **smtp: int | float) -> MailServer:
+        posthouse(
+            directory,
+            "init",
+            "--domain",
+            DOMAIN,
+            "--hostname",
+            "mail.example.test",
+            stdin=ADMIN[1] + "\n",
+        )
+        server = cls(directory)
+        for name in ("smtp", "submission", "submissions"):
+            server.ports[name] = free_port()
+        text = (directory / "posthouse.toml").read_text()
+        for name, port in server.ports.items():
+            text = re.sub(
+                rf"(\[listeners\.{name}\]\naddress = \"[^\"]*\"\nport = )\d+",
+                rf"\g<1>{port}",
+                text,
+            )
+        if teaching:
+            text = text.replace("teaching_mode = false", "teaching_mode = true")
+        for key, value in smtp.items():
+            text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        (directory / "posthouse.toml").write_text(text)
+        for address, password in USERS.items():
+            posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")
+        return server
+
+    def start(self) -> MailServer:
+        self.log_path = self.dir / "server.log"
+        log = self.log_path.open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "posthouse", "up", "--dir", str(self.dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        for port in self.ports.values():
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited: {self.log()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"no listener on {port}: {self.log()}") from None
+                    time.sleep(0.05)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def stored_messages(directory: Path, address: str, mailbox: str = "INBOX") -> list[bytes]:
+    """Read a user's mailbox straight from the store (independent of any protocol)."""
+    from posthouse.config import load_config
+    from posthouse.store import open_store
+
+    async def read() -> list[bytes]:
+        config = load_config(directory)
+        store = await open_store(config.database_path, config.blob_dir)
+        try:
+            user = await store.get_user(address)
+            assert user is not None, address
+            box = await store.get_mailbox(user.id, mailbox)
+            assert box is not None
+            return [await store.read_message(m.blob_id) for m in await store.list_messages(box.id)]
+        finally:
+            await store.close()
+
+    # A thread of its own, so async tests (with a running loop) can call it too.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
+def find_message(directory: Path, address: str, token: str) -> bytes | None:
+    for raw in stored_messages(directory, address):
+        if token.encode() in raw:
+            return raw
+    return None
