@@ -140,11 +140,29 @@ def postfix_run(messages: int, sessions: int, size: int) -> dict[str, float] | N
         return None
     if not script.exists():
         return None
-    subprocess.run(["bash", str(script), "start"], check=True, capture_output=True, timeout=120)
+    status = subprocess.run(
+        ["bash", str(script), "status"], capture_output=True, text=True, timeout=60
+    )
+    already = "127.0.0.1:12525" in status.stdout
+    if not already:
+        # The daemons inherit stdout: hand them /dev/null, not a pipe we would wait on.
+        subprocess.run(
+            ["bash", str(script), "start"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
     try:
         return smtp_source(12525, messages, sessions, size, "alice@example.test")
     finally:
-        subprocess.run(["bash", str(script), "stop"], capture_output=True, timeout=120)
+        if not already:
+            subprocess.run(
+                ["bash", str(script), "stop"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=120,
+            )
 
 
 def main() -> None:
@@ -161,6 +179,7 @@ def main() -> None:
             results["posthouse (asyncio load)"] = asyncio.run(
                 python_load(port, args.messages, args.sessions, args.size)
             )
+            print("posthouse (asyncio load):", results["posthouse (asyncio load)"], flush=True)
             if have_smtp_source():
                 results["posthouse (smtp-source)"] = smtp_source(
                     port, args.messages, args.sessions, args.size, "alice@example.test"

@@ -81,7 +81,7 @@ def up(domain: str, hostname: str | None, teaching: bool) -> None:
     from dataclasses import replace
 
     from posthouse.server.banner import print_banner
-    from posthouse.server.runner import serve_forever
+    from posthouse.server.runner import run_event_loop, serve_forever
 
     directory = current_dir()
     if not (directory / "posthouse.toml").exists():
@@ -101,7 +101,7 @@ def up(domain: str, hostname: str | None, teaching: bool) -> None:
             "TEACHING MODE is on: passwords are accepted over plaintext connections"
         )
     try:
-        asyncio.run(serve_forever(config, lambda running: print_banner(config, running)))
+        run_event_loop(serve_forever(config, lambda running: print_banner(config, running)))
     except OSError as e:
         raise click.ClickException(f"cannot start: {e}") from None
 
