@@ -76,12 +76,14 @@ def init(domain: str, hostname: str | None, admin: str, password_stdin: bool) ->
 @click.option("--domain", default="example.test", show_default=True, help="Domain for init.")
 @click.option("--hostname", default=None, help="Host name for init.")
 @click.option("--teaching", is_flag=True, help="Teaching mode: plaintext passwords allowed.")
-def up(domain: str, hostname: str | None, teaching: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+def up(domain: str, hostname: str | None, teaching: bool, workers: int | None) -> None:
     """Serve every listener (runs `init` first when needed)."""
     from dataclasses import replace
 
     from posthouse.server.banner import print_banner
     from posthouse.server.runner import run_event_loop, serve_forever
+    from posthouse.server.workers import serve_with_workers
 
     directory = current_dir()
     if not (directory / "posthouse.toml").exists():
@@ -92,6 +94,8 @@ def up(domain: str, hostname: str | None, teaching: bool) -> None:
         raise click.ClickException(str(e)) from None
     if teaching:
         config = replace(config, teaching_mode=True)
+    if workers is not None:
+        config = replace(config, workers=workers)
     logging.basicConfig(
         level=getattr(logging, config.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -101,7 +105,12 @@ def up(domain: str, hostname: str | None, teaching: bool) -> None:
             "TEACHING MODE is on: passwords are accepted over plaintext connections"
         )
     try:
-        run_event_loop(serve_forever(config, lambda running: print_banner(config, running)))
+        if config.workers > 1:
+            serve_with_workers(config, lambda bound: print_banner(config, bound))
+        else:
+            run_event_loop(
+                serve_forever(config, lambda running: print_banner(config, running.listeners))
+            )
     except OSError as e:
         raise click.ClickException(f"cannot start: {e}") from None
 

@@ -68,13 +68,22 @@ class SMTPSettings:
 
 
 @dataclass(frozen=True)
+class POP3Settings:
+    # RFC 1939 §3: an inactivity autologout timer "MUST be of at least 10 minutes".
+    idle_timeout: float = 600.0
+    max_errors: int = 10  # -ERR answers to bad commands before the server hangs up
+
+
+@dataclass(frozen=True)
 class Config:
     dir: Path
     hostname: str
     domain: str  # the first (primary) domain
     teaching_mode: bool = False
+    workers: int = 1  # processes serving the listeners; >1 uses more cores
     listeners: tuple[Listener, ...] = ()
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    pop3: POP3Settings = field(default_factory=POP3Settings)
     tls_cert: Path = Path("tls/cert.pem")
     tls_key: Path = Path("tls/key.pem")
     tls_keylog: Path | None = None
@@ -126,6 +135,7 @@ def default_hostname() -> str:
 def default_config_text(domain: str, hostname: str) -> str:
     """The TOML `posthouse init` writes: every setting present, with its default."""
     s = SMTPSettings()
+    p = POP3Settings()
     lines = [
         "# posthouse configuration.  Paths are relative to this file's directory.",
         f'hostname = "{hostname}"',
@@ -133,6 +143,9 @@ def default_config_text(domain: str, hostname: str) -> str:
         "# Teaching mode allows AUTH and USER/PASS over plaintext from anywhere and says so",
         "# in every greeting.  Keep it off unless you are showing how mail works.",
         "teaching_mode = false",
+        "# Processes serving connections. 1 keeps everything in one process; 2 or more",
+        "# share the listening sockets and use more CPU cores for higher throughput.",
+        "workers = 1",
         'log_level = "info"',
         "",
         "[tls]",
@@ -153,10 +166,15 @@ def default_config_text(domain: str, hostname: str) -> str:
         f"data_timeout = {s.data_timeout}",
         f"max_connections = {s.max_connections}",
         "",
+        "[pop3]",
+        "# RFC 1939 section 3: at least 600 seconds of inactivity before the autologout.",
+        f"idle_timeout = {p.idle_timeout}",
+        f"max_errors = {p.max_errors}",
+        "",
         "# One table per listener; remove a table (or set port = 0) to turn it off.",
         "# tls: none | starttls | implicit",
     ]
-    for name in ("smtp", "submission", "submissions"):
+    for name in ("smtp", "submission", "submissions", "pop3", "pop3s"):
         port, tls = LISTENER_DEFAULTS[name]
         lines += [
             "",
@@ -194,6 +212,14 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         data_timeout=_get(smtp, "data_timeout", float, d.data_timeout),
         max_connections=_get(smtp, "max_connections", int, d.max_connections),
     )
+    pop3 = data.get("pop3", {})
+    p = POP3Settings()
+    pop3_settings = POP3Settings(
+        idle_timeout=_get(pop3, "idle_timeout", float, p.idle_timeout),
+        max_errors=_get(pop3, "max_errors", int, p.max_errors),
+    )
+    if pop3_settings.idle_timeout <= 0 or pop3_settings.max_errors < 1:
+        raise ConfigError("pop3: idle_timeout and max_errors must be positive")
     listeners = []
     for name, table in data.get("listeners", {}).items():
         if name not in LISTENER_DEFAULTS:
@@ -214,8 +240,10 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         hostname=hostname,
         domain=domain,
         teaching_mode=_get(data, "teaching_mode", bool, False),
+        workers=_workers(data),
         listeners=tuple(listeners),
         smtp=settings,
+        pop3=pop3_settings,
         tls_cert=Path(_get(tls, "cert", str, "tls/cert.pem")),
         tls_key=Path(_get(tls, "key", str, "tls/key.pem")),
         tls_keylog=Path(keylog) if keylog else None,
@@ -223,6 +251,13 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         blobs=Path(_get(storage, "blobs", str, "data/blobs")),
         log_level=_get(data, "log_level", str, "info"),
     )
+
+
+def _workers(data: dict[str, Any]) -> int:
+    workers = _get(data, "workers", int, 1)
+    if not 1 <= workers <= 64:
+        raise ConfigError("workers: between 1 and 64")
+    return int(workers)
 
 
 def load_config(directory: Path) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import re
 import signal
@@ -49,7 +50,17 @@ class MailServer:
     log_path: Path | None = None
 
     @classmethod
-    def create(cls, directory: Path, *, teaching: bool = False, **smtp: int | float) -> MailServer:
+    def create(
+        cls,
+        directory: Path,
+        *,
+        teaching: bool = False,
+        workers: int = 1,
+        pop3: dict[str, int | float] | None = None,
+        **smtp: int | float,
+    ) -> MailServer:
+        """A fresh instance with alice and bob.  `smtp` and `pop3` override settings of
+        the [smtp] and [pop3] tables (e.g. idle_timeout=2)."""
         posthouse(
             directory,
             "init",
@@ -60,7 +71,7 @@ class MailServer:
             stdin=ADMIN[1] + "\n",
         )
         server = cls(directory)
-        for name in ("smtp", "submission", "submissions"):
+        for name in ("smtp", "submission", "submissions", "pop3", "pop3s"):
             server.ports[name] = free_port()
         text = (directory / "posthouse.toml").read_text()
         for name, port in server.ports.items():
@@ -71,8 +82,9 @@ class MailServer:
             )
         if teaching:
             text = text.replace("teaching_mode = false", "teaching_mode = true")
-        for key, value in smtp.items():
-            text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        text = text.replace("\nworkers = 1\n", f"\nworkers = {workers}\n")
+        text = _set_table(text, "smtp", smtp)
+        text = _set_table(text, "pop3", pop3 or {})
         (directory / "posthouse.toml").write_text(text)
         for address, password in USERS.items():
             posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")
@@ -119,8 +131,37 @@ class MailServer:
         self.proc = None
         return rc
 
+    def kill_all(self) -> None:
+        """SIGKILL the server and every worker process it forked."""
+        if self.proc is None:
+            return
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        pids = children.read_text().split() if children.exists() else []
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        self.kill()
+
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def _set_table(text: str, table: str, values: dict[str, int | float]) -> str:
+    """Set keys inside one [table] of posthouse.toml (the same key may live in another)."""
+    for key, value in values.items():
+        text, count = re.subn(
+            rf"(?ms)^(\[{table}\]\n(?:(?!\[)[^\n]*\n)*?){key} = [^\n]*$",
+            rf"\g<1>{key} = {value}",
+            text,
+        )
+        if count != 1:
+            raise ValueError(f"no setting {key} in [{table}]")
+    return text
+
+
+def add_user(directory: Path, address: str, password: str) -> None:
+    """Create another user through the admin CLI (works while the server runs)."""
+    posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")
 
 
 def stored_messages(directory: Path, address: str, mailbox: str = "INBOX") -> list[bytes]:

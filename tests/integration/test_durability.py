@@ -8,14 +8,17 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration.server import MailServer, stored_messages
 
 ALICE = "alice@example.test"
 SESSIONS = 20
 
 
-def test_sigkill_during_20_sessions_loses_nothing(tmp_path: Path) -> None:
-    server = MailServer.create(tmp_path / "instance").start()
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_during_20_sessions_loses_nothing(tmp_path: Path, workers: int) -> None:
+    server = MailServer.create(tmp_path / "instance", workers=workers).start()
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -47,7 +50,7 @@ def test_sigkill_during_20_sessions_loses_nothing(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while len(acknowledged) < 200 and time.monotonic() < deadline:
             time.sleep(0.05)
-        server.kill()  # SIGKILL: no chance to flush anything
+        server.kill_all()  # SIGKILL, workers included: no chance to flush anything
         stop.set()
         for th in threads:
             th.join(30)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from rich.console import Console
 from rich.table import Table
 
 from posthouse.config import Config
-from posthouse.server.runner import RunningServer
+
+
+class BoundListener(Protocol):
+    name: str
+    address: str
+    port: int
+
 
 DESCRIPTIONS = {
     "smtp": "SMTP (MTA): mail for local domains, STARTTLS",
@@ -20,7 +29,8 @@ DESCRIPTIONS = {
 }
 
 
-def print_banner(config: Config, running: RunningServer) -> None:
+def print_banner(config: Config, listeners: Iterable[BoundListener]) -> None:
+    listeners = list(listeners)
     console = Console(highlight=False)
     console.print(
         f"[bold]posthouse[/bold] serving [cyan]{config.domain}[/cyan] "
@@ -30,10 +40,10 @@ def print_banner(config: Config, running: RunningServer) -> None:
     table.add_column("listener")
     table.add_column("address")
     table.add_column("what")
-    for li in running.listeners:
+    for li in listeners:
         table.add_row(li.name, f"{li.address}:{li.port}", DESCRIPTIONS.get(li.name, ""))
     console.print(table)
-    smtp = next((li for li in running.listeners if li.name == "smtp"), None)
+    smtp = next((li for li in listeners if li.name == "smtp"), None)
     if smtp is not None:
         console.print("Try it by hand (type each line):")
         console.print(f"  telnet {smtp.address} {smtp.port}")
@@ -49,4 +59,6 @@ def print_banner(config: Config, running: RunningServer) -> None:
             "[bold red]TEACHING MODE: passwords accepted over plaintext "
             "connections from anywhere.[/bold red]"
         )
+    if config.workers > 1:
+        console.print(f"{config.workers} worker processes share these listeners.")
     console.print("Ctrl-C stops the server cleanly.")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from posthouse.server.tls import describe
 
@@ -81,6 +83,15 @@ class Connection(asyncio.Protocol):
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+    def interrupt(self) -> None:
+        """Make a pending read() return early (with b"" while not at_eof), so the
+        session can notice a shutdown between commands."""
+        self._wake()
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and not self._buffer
 
     # --- what sessions use -------------------------------------------------
     async def read(self, timeout: float | None = None) -> bytes:
@@ -152,6 +163,7 @@ class Listener:
         tls: ssl.SSLContext | None = None,
         max_connections: int = 1000,
         on_overload: bytes = b"",
+        sock: socket.socket | None = None,
     ) -> None:
         self.name = name
         self.address = address
@@ -160,26 +172,32 @@ class Listener:
         self.tls = tls
         self.max_connections = max_connections
         self.on_overload = on_overload
+        self.sock = sock  # already bound and listening (shared by worker processes)
         self.server: asyncio.Server | None = None
         self.sessions: set[asyncio.Task[None]] = set()
+        self.connections: set[Connection] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            self._make_protocol,
-            self.address,
-            self.port,
-            ssl=self.tls,
-            ssl_handshake_timeout=30.0 if self.tls else None,
-            reuse_address=True,
-            backlog=1024,
+        tls_args: dict[str, Any] = (
+            {"ssl": self.tls, "ssl_handshake_timeout": 30.0} if self.tls else {}
         )
+        if self.sock is not None:
+            self.server = await loop.create_server(self._make_protocol, sock=self.sock, **tls_args)
+        else:
+            self.server = await loop.create_server(
+                self._make_protocol,
+                self.address,
+                self.port,
+                reuse_address=True,
+                backlog=1024,
+                **tls_args,
+            )
         if self.port == 0:
             self.port = self.server.sockets[0].getsockname()[1]
 
     def _make_protocol(self) -> Connection:
-        conn = _ListenedConnection(self)
-        return conn
+        return _ListenedConnection(self)
 
     def _spawn(self, conn: Connection) -> None:
         if len(self.sessions) >= self.max_connections:
@@ -189,7 +207,9 @@ class Listener:
             return
         task = asyncio.get_running_loop().create_task(self._run(conn))
         self.sessions.add(task)
+        self.connections.add(conn)
         task.add_done_callback(self.sessions.discard)
+        task.add_done_callback(lambda _t: self.connections.discard(conn))
 
     async def _run(self, conn: Connection) -> None:
         try:
@@ -202,8 +222,11 @@ class Listener:
             conn.close()
 
     def stop_accepting(self) -> None:
+        """Close the listening socket and wake every session waiting for input."""
         if self.server is not None:
             self.server.close()
+        for conn in list(self.connections):
+            conn.interrupt()
 
     async def wait_sessions(self, grace: float) -> None:
         """Let sessions finish (they see the shutdown flag), then cancel stragglers."""

@@ -196,8 +196,9 @@ class SMTPSession:
             self._send(_r(421, "4.4.2", f"{self.ctx.hostname} idle timeout, closing connection"))
             return False
         if not data:
-            self.core.receive_data(b"")
-            return True
+            if self.conn.at_eof:
+                self.core.receive_data(b"")
+            return True  # else: interrupted by a shutdown, noticed by run()
         self._record_input(data)
         self.core.receive_data(data)
         return True
