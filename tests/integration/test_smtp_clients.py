@@ -255,3 +255,49 @@ def test_dot_lines_are_unstuffed(server: MailServer) -> None:
     stored = find_message(server.dir, ALICE, t)
     assert stored is not None
     assert stored.endswith(b"\r\n\r\n.leading dot\r\n..two\r\n.\r\n")
+
+
+def test_dsn_parameters_kept_with_message(server: MailServer) -> None:
+    import asyncio
+
+    from posthouse.config import load_config
+    from posthouse.store import open_store
+
+    t = token()
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.ehlo()
+        assert s.has_extn("dsn")
+        s.sendmail(
+            "x@example.org",
+            [ALICE],
+            f"Subject: dsn {t}\r\n\r\nhi\r\n",
+            mail_options=["RET=HDRS", "ENVID=env+2Bid"],
+            rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;alice@example.test"],
+        )
+
+    async def meta() -> dict[str, object]:
+        config = load_config(server.dir)
+        store = await open_store(config.database_path, config.blob_dir)
+        try:
+            user = await store.get_user(ALICE)
+            assert user is not None
+            box = await store.get_mailbox(user.id, "INBOX")
+            assert box is not None
+            for m in await store.list_messages(box.id):
+                if t.encode() in await store.read_message(m.blob_id):
+                    return await store.message_meta(m.id)
+            raise AssertionError("message not found")
+        finally:
+            await store.close()
+
+    smtp = asyncio.run(meta())["smtp"]
+    assert isinstance(smtp, dict)
+    params = smtp["mail_params"]
+    assert isinstance(params, dict)
+    assert (params["RET"], params["ENVID"]) == ("HDRS", "env+2Bid")
+    assert smtp["rcpt_params"] == [
+        {"NOTIFY": "SUCCESS,FAILURE", "ORCPT": "rfc822;alice@example.test"}
+    ]
+    assert any(
+        line.upper().startswith("C: MAIL FROM:<X@EXAMPLE.ORG>") for line in smtp["transcript"]
+    )

@@ -88,6 +88,7 @@ class Envelope:
     local_users: dict[int, User] = field(default_factory=dict)
     remote: list[OutboundRecipient] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
+    rcpt_params: list[dict[str, str | None]] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     bdat_failed: bool = False
 
@@ -283,6 +284,7 @@ class SMTPSession:
             dsn = {k: v for k, v in ev.params.items() if v is not None}
             env.remote.append(OutboundRecipient(address, dsn))
         env.recipients.append(address)
+        env.rcpt_params.append(dict(ev.params))
         return _r(250, "2.1.5", "Recipient OK")
 
     async def on_data(self, ev: Data) -> Reply:
@@ -510,6 +512,9 @@ class SMTPSession:
                 "tls": self.conn.tls,
                 "authenticated": self.user.address if self.user else None,
                 "sender": self.envelope.sender,
+                # RFC 3461 / RFC 6152 / RFC 6531 MAIL parameters, kept with the message
+                "mail_params": dict(self.envelope.mail_params),
+                "rcpt_params": list(self.envelope.rcpt_params),
                 "recipients": list(self.envelope.recipients),
                 "transcript": list(self.transcript),
             }
