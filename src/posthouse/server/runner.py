@@ -19,6 +19,8 @@ from posthouse.config import Listener as ListenerConfig
 from posthouse.proto.smtp.reply import Reply
 from posthouse.server.context import ServerContext
 from posthouse.server.listener import Connection, Listener
+from posthouse.server.pop3 import OVERLOAD_REPLY as POP3_OVERLOAD_REPLY
+from posthouse.server.pop3 import serve_pop3
 from posthouse.server.smtp import serve_smtp
 from posthouse.server.tls import server_context
 from posthouse.store import open_store
@@ -35,14 +37,22 @@ def _smtp_handler(ctx: ServerContext, lc: ListenerConfig) -> Callable[[Connectio
     return handle
 
 
+def _pop3_handler(ctx: ServerContext, lc: ListenerConfig) -> Callable[[Connection], object]:
+    async def handle(conn: Connection) -> None:
+        await serve_pop3(ctx, lc, conn)
+
+    return handle
+
 
 PROTOCOL_HANDLERS = {
     "smtp": _smtp_handler,
     "submission": _smtp_handler,
+    "pop3": _pop3_handler,
 }
 OVERLOAD_REPLIES = {
     "smtp": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
     "submission": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
+    "pop3": POP3_OVERLOAD_REPLY,
 }
 
 

@@ -1,0 +1,324 @@
+"""POP3 retrieval benchmark: 5,000 messages of 10 KB in a mailbox, several concurrent
+clients each retrieving everything with RETR, on loopback.
+
+    python benchmarks/pop3_retr.py [--messages 5000] [--size 10240] [--clients 4]
+                                   [--rounds 3] [--no-dovecot]
+
+A POP3 maildrop is locked while a session is in TRANSACTION (RFC 1939 §8), so two
+sessions cannot share one mailbox: each client logs in as a user of its own whose
+INBOX holds the same 5,000 messages (seeded through the store, one blob shared by
+every copy).  Every client sends USER/PASS, STAT, LIST, then RETR 1..n one at a time
+(no pipelining, as poplib, fetchmail and getmail do), then QUIT.  Each received body
+is checked against the size LIST announced.
+
+Runs, in one go:
+  1. posthouse (a fresh instance in a temporary directory);
+  2. Dovecot when it is installed (Debian: dovecot-pop3d): a private instance with its
+     own config, base and state directories and a free port, with the same messages
+     in a Maildir per user.  Nothing of the system's Dovecot is touched.
+
+Each server gets an untimed warm-up round (Dovecot indexes the Maildir at the first
+login; both fill the page cache), then `--rounds` timed rounds; the table shows the
+best round and the JSON line has all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.server import MailServer  # noqa: E402
+
+from posthouse.accounts.passwords import hash_password  # noqa: E402
+from posthouse.config import load_config  # noqa: E402
+from posthouse.store import open_store  # noqa: E402
+from posthouse.store.base import LocalDelivery  # noqa: E402
+
+PASSWORD = "bench-Secret-1"
+READ_LIMIT = 8 * 1024 * 1024  # a StreamReader line may hold a whole message
+
+
+def make_message(i: int, size: int) -> bytes:
+    head = (
+        f"From: Bench <bench@example.org>\r\nTo: <reader@example.test>\r\n"
+        f"Subject: pop3 bench {i}\r\nMessage-ID: <bench-{i}@example.org>\r\n\r\n"
+    ).encode()
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return head + body
+
+
+@dataclass
+class Result:
+    messages: int
+    octets: int
+    seconds: float
+
+    def row(self) -> dict[str, float]:
+        return {
+            "messages": self.messages,
+            "octets": self.octets,
+            "seconds": round(self.seconds, 3),
+            "msgs_per_s": round(self.messages / self.seconds, 1),
+            "mb_per_s": round(self.octets / self.seconds / 1e6, 2),
+        }
+
+
+# --- the load: one asyncio client per user --------------------------------------------
+
+
+async def retrieve_all(port: int, user: str, password: str, expected: int) -> tuple[int, int]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=READ_LIMIT)
+
+    async def status(command: bytes | None = None) -> bytes:
+        if command is not None:
+            writer.write(command + b"\r\n")
+        line = await reader.readline()
+        if not line.startswith(b"+OK"):
+            raise RuntimeError(f"{user}: {command!r} -> {line!r}")
+        return line
+
+    try:
+        await status()
+        await status(f"USER {user}".encode())
+        await status(f"PASS {password}".encode())
+        count = int((await status(b"STAT")).split()[1])
+        if count != expected:
+            raise RuntimeError(f"{user}: STAT says {count} messages, expected {expected}")
+        await status(b"LIST")
+        listing = await reader.readuntil(b"\r\n.\r\n" if count else b".\r\n")
+        sizes = [int(line.split()[1]) for line in listing.split(b"\r\n")[:count]]
+        octets = 0
+        for n in range(1, count + 1):
+            await status(f"RETR {n}".encode())
+            data = await reader.readuntil(b"\r\n.\r\n")
+            # No line of the bench messages starts with ".", so nothing is stuffed.
+            got = len(data) - 3
+            if got != sizes[n - 1]:
+                raise RuntimeError(f"{user}: RETR {n} sent {got} octets, LIST said {sizes[n - 1]}")
+            octets += got
+        await status(b"QUIT")
+        return count, octets
+    finally:
+        writer.close()
+
+
+async def load(port: int, users: list[str], password: str, expected: int) -> Result:
+    t0 = time.perf_counter()
+    done = await asyncio.gather(*(retrieve_all(port, u, password, expected) for u in users))
+    seconds = time.perf_counter() - t0
+    return Result(sum(c for c, _ in done), sum(o for _, o in done), seconds)
+
+
+def rounds(port: int, users: list[str], password: str, expected: int, n: int) -> list[Result]:
+    asyncio.run(load(port, users, password, expected))  # warm-up, untimed
+    results = []
+    for _ in range(n):
+        result = asyncio.run(load(port, users, password, expected))
+        print(f"  round: {result.row()}", flush=True)
+        results.append(result)
+    return results
+
+
+# --- posthouse -----------------------------------------------------------------------
+
+
+async def seed_posthouse(directory: Path, users: list[str], messages: list[bytes]) -> None:
+    config = load_config(directory)
+    store = await open_store(config.database_path, config.blob_dir)
+    try:
+        password_hash = hash_password(PASSWORD)
+        inboxes = []
+        for address in users:
+            user = await store.add_user(address, password_hash)
+            inbox = await store.get_mailbox(user.id, "INBOX")
+            assert inbox is not None
+            inboxes.append(LocalDelivery(inbox.id))
+        batch = 250  # concurrent accepts share one fsync (group commit)
+        for start in range(0, len(messages), batch):
+            await asyncio.gather(
+                *(store.accept(raw, inboxes) for raw in messages[start : start + batch])
+            )
+    finally:
+        await store.close()
+
+
+def posthouse_run(users: list[str], messages: list[bytes], n: int) -> list[Result]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = MailServer.create(Path(tmp) / "instance")
+        t0 = time.perf_counter()
+        asyncio.run(seed_posthouse(server.dir, users, messages))
+        print(f"posthouse: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
+        server.start()
+        try:
+            return rounds(server.ports["pop3"], users, PASSWORD, len(messages), n)
+        finally:
+            server.stop()
+
+
+# --- Dovecot -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def dovecot_config(base: Path, port: int) -> Path:
+    conf = base / "dovecot.conf"
+    conf.write_text(
+        f"""base_dir = {base}/run
+state_dir = {base}/state
+instance_name = posthouse-pop3-bench-{os.getpid()}
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{base}/mail/%u
+pop3_uidl_format = %08Xu%08Xv
+first_valid_uid = 1
+mail_privileged_group =
+log_path = {base}/dovecot.log
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={base}/mail/%u
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+    )
+    return conf
+
+
+def seed_maildirs(base: Path, users: list[str], messages: list[bytes]) -> None:
+    stamp = int(time.time())
+    for user in users:
+        cur = base / "mail" / user / "cur"
+        (base / "mail" / user / "new").mkdir(parents=True)
+        (base / "mail" / user / "tmp").mkdir()
+        cur.mkdir()
+        for i, raw in enumerate(messages):
+            # Maildir holds LF line ends; Dovecot sends CRLF and counts them in LIST.
+            # S= is the size on disk, W= the size with CRLF (what Dovecot itself writes).
+            lf = raw.replace(b"\r\n", b"\n")
+            name = f"{stamp + i}.M{i}P1.bench,S={len(lf)},W={len(raw)}:2,S"
+            (cur / name).write_bytes(lf)
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(base / "mail")], check=True)
+
+
+def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result] | None:
+    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not Path(dovecot).exists():
+        return None
+    base = Path(tempfile.mkdtemp(prefix="posthouse-pop3-bench-"))
+    base.chmod(0o755)  # the pop3 processes run as nobody and must reach the Maildirs
+    port = free_port()
+    conf = dovecot_config(base, port)
+    (base / "users").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in users))
+    t0 = time.perf_counter()
+    seed_maildirs(base, users, messages)
+    print(f"dovecot: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
+    try:
+        subprocess.run(
+            [dovecot, "-c", str(conf)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((base / "dovecot.log").read_text()) from None
+                time.sleep(0.1)
+        return rounds(port, users, PASSWORD, len(messages), n)
+    finally:
+        subprocess.run(
+            [dovecot, "-c", str(conf), "stop"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        time.sleep(0.5)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=5000)
+    ap.add_argument("--size", type=int, default=10240)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-dovecot", action="store_true")
+    args = ap.parse_args()
+    messages = [make_message(i, args.size) for i in range(args.messages)]
+    users = [f"bench{k}@example.test" for k in range(1, args.clients + 1)]
+    results: dict[str, list[Result] | None] = {}
+    print(f"posthouse: {args.clients} clients x {args.messages} messages", flush=True)
+    results["posthouse"] = posthouse_run(users, messages, args.rounds)
+    if not args.no_dovecot:
+        print(f"dovecot: {args.clients} clients x {args.messages} messages", flush=True)
+        results["dovecot"] = dovecot_run(users, messages, args.rounds)
+    print(f"\n{'server':12} {'msgs/s':>9} {'MB/s':>7} {'seconds':>8} {'messages':>9}  (best round)")
+    for name, runs in results.items():
+        if not runs:
+            print(f"{name:12} {'(not installed)':>9}")
+            continue
+        best = max(runs, key=lambda r: r.messages / r.seconds).row()
+        print(
+            f"{name:12} {best['msgs_per_s']:>9} {best['mb_per_s']:>7} "
+            f"{best['seconds']:>8} {best['messages']:>9}"
+        )
+    print(
+        json.dumps(
+            {
+                "args": vars(args),
+                "cpus": os.cpu_count(),
+                "results": {
+                    name: [r.row() for r in runs] if runs else None
+                    for name, runs in results.items()
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
