@@ -12,7 +12,8 @@ every copy).  Every client sends USER/PASS, STAT, LIST, then RETR 1..n one at a 
 is checked against the size LIST announced.
 
 Runs, in one go:
-  1. posthouse (a fresh instance in a temporary directory);
+  1. posthouse (a fresh instance in a temporary directory), once per `--workers`
+     value (default 1 and 2 worker processes: one process uses one core);
   2. Dovecot when it is installed (Debian: dovecot-pop3d): a private instance with its
      own config, base and state directories and a free port, with the same messages
      in a Maildir per user.  Nothing of the system's Dovecot is touched.
@@ -156,9 +157,9 @@ async def seed_posthouse(directory: Path, users: list[str], messages: list[bytes
         await store.close()
 
 
-def posthouse_run(users: list[str], messages: list[bytes], n: int) -> list[Result]:
+def posthouse_run(users: list[str], messages: list[bytes], n: int, workers: int) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = MailServer.create(Path(tmp) / "instance")
+        server = MailServer.create(Path(tmp) / "instance", workers=workers)
         t0 = time.perf_counter()
         asyncio.run(seed_posthouse(server.dir, users, messages))
         print(f"posthouse: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -286,24 +287,29 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=10240)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--workers", default="1,2", help="posthouse worker processes, one run per value"
+    )
     ap.add_argument("--no-dovecot", action="store_true")
     args = ap.parse_args()
     messages = [make_message(i, args.size) for i in range(args.messages)]
     users = [f"bench{k}@example.test" for k in range(1, args.clients + 1)]
     results: dict[str, list[Result] | None] = {}
-    print(f"posthouse: {args.clients} clients x {args.messages} messages", flush=True)
-    results["posthouse"] = posthouse_run(users, messages, args.rounds)
+    for workers in (int(w) for w in args.workers.split(",")):
+        name = f"posthouse, workers={workers}"
+        print(f"{name}: {args.clients} clients x {args.messages} messages", flush=True)
+        results[name] = posthouse_run(users, messages, args.rounds, workers)
     if not args.no_dovecot:
         print(f"dovecot: {args.clients} clients x {args.messages} messages", flush=True)
         results["dovecot"] = dovecot_run(users, messages, args.rounds)
-    print(f"\n{'server':12} {'msgs/s':>9} {'MB/s':>7} {'seconds':>8} {'messages':>9}  (best round)")
+    print(f"\n{'server':24} {'msgs/s':>9} {'MB/s':>7} {'seconds':>8} {'messages':>9}  (best round)")
     for name, runs in results.items():
         if not runs:
-            print(f"{name:12} {'(not installed)':>9}")
+            print(f"{name:24} {'(not installed)':>9}")
             continue
         best = max(runs, key=lambda r: r.messages / r.seconds).row()
         print(
-            f"{name:12} {best['msgs_per_s']:>9} {best['mb_per_s']:>7} "
+            f"{name:24} {best['msgs_per_s']:>9} {best['mb_per_s']:>7} "
             f"{best['seconds']:>8} {best['messages']:>9}"
         )
     print(

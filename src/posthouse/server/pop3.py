@@ -280,6 +280,9 @@ class Pop3Session:
     async def _flush(self) -> bool:
         """Wait while the client is slow to read (RETR of a big message); a client that
         stops reading altogether is cut off after the idle timeout."""
+        transport = self.conn.transport
+        if transport is None or transport.get_write_buffer_size() == 0:
+            return True  # the common case: the kernel took it all, nothing to wait for
         try:
             async with asyncio.timeout(self.settings.idle_timeout):
                 await self.conn.drain()
