@@ -110,6 +110,10 @@ class MailServer:
                     break
                 except OSError:
                     if time.monotonic() > deadline:
+                        # Stop it (and its workers): a caller whose start() failed
+                        # never reaches its own stop(), and the process would outlive
+                        # the test run.
+                        self.kill_all()
                         raise RuntimeError(f"no listener on {port}: {self.log()}") from None
                     time.sleep(0.05)
         return self
