@@ -170,23 +170,30 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=5000)
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--size", type=int, default=10240)
+    ap.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="posthouse worker counts to run"
+    )
     args = ap.parse_args()
     results: dict[str, dict[str, float] | None] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        server = MailServer.create(Path(tmp) / "instance", max_connections=2000).start()
-        try:
-            port = server.ports["smtp"]
-            results["posthouse (asyncio load)"] = asyncio.run(
-                python_load(port, args.messages, args.sessions, args.size)
-            )
-            print("posthouse (asyncio load):", results["posthouse (asyncio load)"], flush=True)
-            if have_smtp_source():
-                results["posthouse (smtp-source)"] = smtp_source(
-                    port, args.messages, args.sessions, args.size, "alice@example.test"
+    delivered = 0
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            server = MailServer.create(
+                Path(tmp) / "instance", workers=workers, max_connections=2000
+            ).start()
+            label = f"posthouse {workers}w"
+            try:
+                port = server.ports["smtp"]
+                results[f"{label} (asyncio load)"] = asyncio.run(
+                    python_load(port, args.messages, args.sessions, args.size)
                 )
-        finally:
-            server.stop()
-        delivered = len(stored_messages(server.dir, "alice@example.test"))
+                if have_smtp_source():
+                    results[f"{label} (smtp-source)"] = smtp_source(
+                        port, args.messages, args.sessions, args.size, "alice@example.test"
+                    )
+            finally:
+                server.stop()
+            delivered += len(stored_messages(server.dir, "alice@example.test"))
     results["postfix (smtp-source)"] = postfix_run(args.messages, args.sessions, args.size)
     print(f"{'run':32} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9}")
     for name, r in results.items():
@@ -197,7 +204,7 @@ def main() -> None:
             f"{name:32} {r['msgs_per_s']:>8} {r.get('p50_ms', '-'):>8} "
             f"{r.get('p99_ms', '-'):>8} {r['messages']:>9}"
         )
-    print(f"delivered to INBOX: {delivered}")
+    print(f"delivered to INBOX (all posthouse runs): {delivered}")
     print(
         json.dumps(
             {"args": vars(args), "results": results, "delivered": delivered, "cpus": os.cpu_count()}

@@ -791,7 +791,7 @@ class SQLiteStore:
         await asyncio.to_thread(blobs.prepare)
         await asyncio.to_thread(database.parent.mkdir, parents=True, exist_ok=True)
         conn = await asyncio.to_thread(_connect, database, busy_timeout, write=True)
-        writer = Writer(conn, blobs.path)
+        writer = Writer(conn, blobs.path, database.with_name(database.name + "-writelock"))
         writer.start()
         store = cls(database, blobs, writer)
         try:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,8 @@ class Writer:
     conn: sqlite3.Connection
     # Maps a blob id from `blob_trash` to its file, to unlink after a commit.
     blob_path: Callable[[str], Path]
+    # A file every process writing this database locks around its transactions.
+    lock_path: Path | None = None
     commits: int = 0
     batches_ops: int = 0
     _queue: queue.SimpleQueue[WriteOp | None] = field(default_factory=queue.SimpleQueue)
@@ -89,6 +93,7 @@ class Writer:
     _stopping: bool = False
     # Trash rows whose files are already unlinked; deleted in the next transaction.
     _trash_done: set[str] = field(default_factory=set)
+    _lock_fd: int | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -123,21 +128,49 @@ class Writer:
                     stop = True
                 else:
                     batch.append(first)
-                while not stop and len(batch) < MAX_BATCH:
-                    try:
-                        op = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if op is None:
-                        stop = True
-                    else:
-                        batch.append(op)
+                stop = self._drain(batch, stop)
                 if batch:
-                    self._run_batch_guarded(batch)
+                    with self._write_lock():
+                        # What arrived while another process held the lock joins
+                        # this commit too.
+                        stop = self._drain(batch, stop)
+                        self._run_batch_guarded(batch)
             if self._trash_done:
                 self._forget_trash_in_own_transaction()
         finally:
             self.conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+
+    def _drain(self, batch: list[WriteOp], stop: bool) -> bool:
+        while not stop and len(batch) < MAX_BATCH:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if op is None:
+                stop = True
+            else:
+                batch.append(op)
+        return stop
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Serialise writers of several processes (worker processes share one
+        database) with a blocking flock: the kernel hands the lock over the moment
+        it is released, where SQLite's busy handler would poll with sleeps of up to
+        100 ms, and each process's batch grows while it waits (group commit across
+        processes)."""
+        if self.lock_path is None:
+            yield
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _run_batch_guarded(self, batch: list[WriteOp]) -> None:
         try:
