@@ -228,7 +228,8 @@ class _Tracker:
         start = half.unwrap(seg.seq)
         if seg.syn:
             start += 1
-        if seg.payload and not seg.rst:
+        if seg.payload and not seg.rst and not half.closed:
+            # After its FIN or RST a side sends nothing new (RFC 9293 §3.6); ignore it.
             self._accept(half, _Piece(start, seg.payload, seg.frame_number, seg.timestamp_ns))
         if seg.fin:
             stats.fin = True
@@ -420,9 +421,9 @@ class _Tracker:
             if half.base is None or half.closed:
                 continue
             self._flush(half, conn.last_frame, conn.end_ns)
-            target = half.acked_upto
-            if target is not None and half.fin_at is not None:
-                target = min(target, half.fin_at)
+            # The FIN's own sequence number proves every byte before it was sent; failing
+            # that, the peer's acknowledgement does.
+            target = half.fin_at if half.fin_at is not None else half.acked_upto
             if target is not None and target > half.next:
                 self._gap(half, target, conn.last_frame, conn.end_ns)
             if half.fin_at is not None and half.next >= half.fin_at:
