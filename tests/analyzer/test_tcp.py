@@ -286,3 +286,37 @@ def test_any_split_and_reordering_reassembles_to_the_original(
     conn = _one([*pkts, *pieces])
     assert conn.stream(C) == payload
     assert not [e for e in conn.events if isinstance(e, Gap | Overlap)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    payload=st.binary(min_size=2, max_size=2000),
+    cuts=st.lists(st.integers(1, 1999), min_size=1, max_size=20),
+    dropped=st.sets(st.integers(0, 20), max_size=5),
+    seed=st.integers(0, 2**32),
+)
+def test_lost_segments_become_gaps_and_nothing_else_changes(
+    payload: bytes, cuts: list[int], dropped: set[int], seed: int
+) -> None:
+    """Whatever is dropped and however the rest is ordered, Data and Gap events tile
+    the stream, every delivered byte is the byte sent at that offset, and the gaps add
+    up to exactly the bytes not captured (the server's final ack reveals a lost tail)."""
+    flow = synth.Flow(client_isn=seed % 2**32)
+    pkts = flow.handshake()
+    base = flow.cseq
+    bounds = sorted({0, len(payload), *(c for c in cuts if c < len(payload))})
+    pieces = [
+        (lo, hi, flow.segment(True, synth.PSH, payload[lo:hi], seq=base + lo))
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    flow.cseq = base + len(payload)
+    kept = [(lo, hi, p) for i, (lo, hi, p) in enumerate(pieces) if i not in dropped]
+    random.Random(seed).shuffle(kept)
+    final_ack = flow.segment(False, synth.ACK)
+    conn = _one([*pkts, *(p for _, _, p in kept), final_ack])
+    captured = sum(hi - lo for lo, hi, _ in kept)
+    for e in conn.events:
+        if isinstance(e, Data):
+            assert e.data == payload[e.offset : e.offset + len(e.data)]
+    assert conn.client_stats.delivered_bytes == captured
+    assert conn.client_stats.gap_bytes == len(payload) - captured
