@@ -205,6 +205,7 @@ class Framer:
                 self._non_sync_problem = True
             self._mode = _Mode.LITERAL
             self._remaining = size
+            self._binary = binary
 
     def _finish(self, raw: bytes | None) -> Frame | Refused:
         problem, head, non_sync = self._problem, self._head, self._non_sync_problem

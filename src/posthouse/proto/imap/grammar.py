@@ -193,7 +193,7 @@ class Reader:
 
     def astring(self) -> bytes:
         """astring = 1*ASTRING-CHAR / string."""
-        if self.peek() in (b'"', b"{", b"~"):
+        if self.peek() == b'"' or self._is_literal_start():
             return self.string()
         token = self._match(_ASTRING_ATOM)
         if token is None:
@@ -269,7 +269,7 @@ class Reader:
 
     def list_mailbox(self) -> str:
         """list-mailbox = 1*list-char / string: a pattern with "%" and "*"."""
-        if self.peek() in (b'"', b"{", b"~"):
+        if self.peek() == b'"' or self._is_literal_start():
             raw = self.string()
         else:
             token = self._match(_LIST_CHARS)
