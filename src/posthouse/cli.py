@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 import click
@@ -26,6 +27,8 @@ from posthouse.instance import current_dir, dir_option
 @click.pass_context
 def main(ctx: click.Context, directory: str | None) -> None:
     """posthouse: a complete email system."""
+    # Mail, password hashes and keys are private to the account running posthouse.
+    os.umask(0o077)
     ctx.obj = resolve_dir(directory)
 
 

@@ -212,6 +212,10 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         data_timeout=_get(smtp, "data_timeout", float, d.data_timeout),
         max_connections=_get(smtp, "max_connections", int, d.max_connections),
     )
+    if settings.max_message_size < 1 or settings.max_recipients < 1 or settings.max_errors < 1:
+        raise ConfigError("smtp: max_message_size, max_recipients, max_errors must be positive")
+    if min(settings.idle_timeout, settings.data_timeout) <= 0 or settings.max_connections < 1:
+        raise ConfigError("smtp: timeouts and max_connections must be positive")
     pop3 = data.get("pop3", {})
     p = POP3Settings()
     pop3_settings = POP3Settings(

@@ -29,7 +29,9 @@ async def init_instance(
     admin_password: str | None = None,
 ) -> InitResult:
     """Create what is missing; an existing instance is left as it is."""
-    directory.mkdir(parents=True, exist_ok=True)
+    if not directory.exists():
+        directory.mkdir(parents=True)
+        directory.chmod(0o700)  # all mail and every password hash live under it
     config_path = directory / CONFIG_NAME
     created = not config_path.exists()
     if created:

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "example.test"
 USERS = {
@@ -195,3 +196,27 @@ def find_message(directory: Path, address: str, token: str) -> bytes | None:
         if token.encode() in raw:
             return raw
     return None
+
+
+def message_meta(directory: Path, address: str, token: str) -> dict[str, Any]:
+    """The metadata kept with the INBOX message containing `token`."""
+    from posthouse.config import load_config
+    from posthouse.store import open_store
+
+    async def read() -> dict[str, Any]:
+        config = load_config(directory)
+        store = await open_store(config.database_path, config.blob_dir)
+        try:
+            user = await store.get_user(address)
+            assert user is not None, address
+            box = await store.get_mailbox(user.id, "INBOX")
+            assert box is not None
+            for m in await store.list_messages(box.id):
+                if token.encode() in await store.read_message(m.blob_id):
+                    return await store.message_meta(m.id)
+            raise AssertionError(f"no message with {token} for {address}")
+        finally:
+            await store.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()

@@ -202,3 +202,23 @@ def test_bare_lf_in_body_rejected(server: MailServer) -> None:
         t.send(b"Subject: lf\r\n\r\nline one\nline two\r\n.\r\n")
         assert t.reply()[0] == 554
     assert count(server.dir) == before
+
+
+def test_client_that_never_reads_replies_is_dropped(server: MailServer) -> None:
+    """Pipelined commands whose replies are never read must not pile up in memory
+    or hold a connection slot forever: the server drops the client."""
+    with RawSMTP(server.ports["smtp"]) as t:
+        t.reply()
+        t.sock.settimeout(1)
+        sent = 0
+        started = time.monotonic()
+        try:
+            while sent < 20_000_000 and time.monotonic() - started < 15:
+                t.sock.send(b"HELP\r\n" * 10000)
+                sent += 60000
+        except (TimeoutError, OSError):
+            pass  # the server stopped reading: flow control works
+        assert sent < 20_000_000, "the server kept reading without anyone reading replies"
+        time.sleep(4)  # still not reading; the server gives up after idle_timeout (2 s)
+        assert t.closed(wait=15)
+    still_serving(server)

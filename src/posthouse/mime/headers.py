@@ -7,7 +7,6 @@ import re
 import secrets
 import time
 from email.headerregistry import Address
-from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
@@ -31,30 +30,62 @@ def field_names(header: bytes) -> set[str]:
     return {m.group(1).decode("ascii").lower() for m in _FIELD_NAME.finditer(header)}
 
 
-def header_addresses(header: bytes, name: str) -> list[str] | None:
-    """The addr-specs in every `name` field, lower-cased domain kept as written.
+class HeaderError(ValueError):
+    """A header block that cannot be read unambiguously."""
 
-    Returns None when the field is absent; [] when present but unparseable.
-    Uses the email package's structured parser (policy.default), which does not have
-    the getaddresses() weakness of CVE-2023-27043.
-    """
-    try:
-        msg = BytesHeaderParser(policy=default_policy).parsebytes(header)
-        values = msg.get_all(name)
-    except Exception:
-        return []
-    if values is None:
-        return None
-    found: list[str] = []
-    for value in values:
+
+# Fields that name who wrote or sent a message (RFC 5322 §3.6.2, §3.6.6).
+ORIGINATOR_FIELDS = ("from", "sender", "resent-from", "resent-sender")
+_FIELD_START = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*)$", re.DOTALL)
+
+
+def unfolded_fields(header: bytes) -> list[tuple[str, str]]:
+    """(lower-case name, unfolded value) of every field, strictly: a line that is
+    neither a field nor a continuation (RFC 5322 §2.2, §2.2.3; `Name :` is the
+    obsolete form of §4.5.3 and counts) makes the whole block unreadable, because
+    readers disagree on what follows it."""
+    fields: list[tuple[str, bytearray]] = []
+    for line in header.split(b"\r\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                raise HeaderError("header starts with a continuation line")
+            fields[-1][1].extend(b" " + line.strip(b" \t"))
+            continue
+        m = _FIELD_START.match(line)
+        if m is None:
+            raise HeaderError("header line is neither a field nor a continuation")
+        fields.append((m.group(1).decode("ascii").lower(), bytearray(m.group(2).strip(b" \t"))))
+    return [(name, bytes(value).decode("utf-8", "replace")) for name, value in fields]
+
+
+def originators(header: bytes) -> dict[str, list[str]]:
+    """The addr-specs of each originator field present (From, Sender, Resent-*).
+
+    Strict, for deciding whether a sender may use them: exactly one From and at
+    most one Sender (RFC 5322 §3.6), and any parse defect (an address the parser
+    would silently drop, as in `a@x <b@y>`) is an error.  Uses the email package's
+    structured parser (policy.default), not getaddresses() (CVE-2023-27043)."""
+    found: dict[str, list[str]] = {}
+    for name, value in unfolded_fields(header):
+        if name not in ORIGINATOR_FIELDS:
+            continue
+        if name in ("from", "sender") and name in found:
+            raise HeaderError(f"more than one {name.title()} field")
         try:
-            addresses: tuple[Address, ...] = value.addresses
-        except Exception:
-            return []
+            parsed = default_policy.header_factory(name, value)
+            addresses: tuple[Address, ...] = parsed.addresses  # type: ignore[attr-defined]
+        except Exception as e:
+            raise HeaderError(f"unparseable {name.title()} field") from e
+        if parsed.defects or not addresses:
+            raise HeaderError(f"unparseable {name.title()} field")
+        specs = []
         for a in addresses:
-            if a.username is None or not a.domain:
-                return []
-            found.append(f"{a.username}@{a.domain}")
+            if not a.username or not a.domain:
+                raise HeaderError(f"unparseable {name.title()} field")
+            specs.append(f"{a.username}@{a.domain}")
+        found.setdefault(name, []).extend(specs)
     return found
 
 

@@ -90,6 +90,11 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     @property
+    def write_paused(self) -> bool:
+        """The transport's buffer is over its high-water mark: the peer is not reading."""
+        return self._write_paused and not self.closed.is_set()
+
+    @property
     def at_eof(self) -> bool:
         return self._eof and not self._buffer
 
@@ -135,7 +140,6 @@ class Connection(asyncio.Protocol):
         if new is None:
             raise ConnectionLost("connection closed during TLS handshake")
         self.transport = new
-        self._buffer.clear()
         self.tls = describe(new.get_extra_info("ssl_object"))
 
     def close(self) -> None:
@@ -232,6 +236,9 @@ class Listener:
         """Let sessions finish (they see the shutdown flag), then cancel stragglers."""
         if self.sessions:
             _done, pending = await asyncio.wait(set(self.sessions), timeout=grace)
+            for conn in list(self.connections):
+                if not conn.closed.is_set():
+                    conn.abort()  # close() would wait for a client that never reads
             for task in pending:
                 task.cancel()
             if pending:

@@ -7,6 +7,7 @@ only after AUTH), submission with STARTTLS and submissions with implicit TLS
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -20,11 +21,12 @@ from posthouse.accounts.authenticate import AuthResult
 from posthouse.accounts.directory import Resolution
 from posthouse.config import Listener as ListenerConfig
 from posthouse.mime.headers import (
+    HeaderError,
     field_names,
     fold_received,
     format_date,
-    header_addresses,
     new_message_id,
+    originators,
     split_message,
 )
 from posthouse.proto import sasl
@@ -52,7 +54,12 @@ from posthouse.proto.smtp.events import (
     Vrfy,
 )
 from posthouse.proto.smtp.reply import Reply
-from posthouse.proto.smtp.server import ServerConnection, ServerFeatures, ServerLimits
+from posthouse.proto.smtp.server import (
+    ServerConnection,
+    ServerFeatures,
+    ServerLimits,
+    check_chunked_content,
+)
 from posthouse.server.context import ServerContext
 from posthouse.server.listener import Connection
 from posthouse.store.base import (
@@ -60,7 +67,6 @@ from posthouse.store.base import (
     OutboundEnvelope,
     OutboundRecipient,
     QuotaExceeded,
-    StoreError,
     User,
 )
 
@@ -89,7 +95,7 @@ class Envelope:
     remote: list[OutboundRecipient] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     rcpt_params: list[dict[str, str | None]] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: bytearray = field(default_factory=bytearray)
     bdat_failed: bool = False
 
 
@@ -111,7 +117,10 @@ class SMTPSession:
         self.helo = ""
         self.errors = 0
         self.sasl: sasl.ServerMechanism | None = None
-        self.transcript: list[str] = []
+        self.session_lines: list[str] = []
+        self.tx_lines: list[str] = []
+        self._in_tx = False
+        self._quiet_reply = False
         self.closing = False
         self.session_id = f"{int(time.time() * 1000):x}{id(self) & 0xFFFF:04x}"
         self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
@@ -176,20 +185,37 @@ class SMTPSession:
                 raise RuntimeError("SMTP core paused with no pending reply")
             if isinstance(event, ConnectionClosed):
                 break
+            self._record(event)
             handler = self._handlers[type(event)]
             reply = await handler(event)
             if reply is not None:
                 self._send(reply)
                 if reply.code == 421:
                     break
+                if not await self._flush():
+                    break
             if self.errors >= self.settings.max_errors and not self.closing:
                 self._send(_r(421, "4.7.0", "Too many errors, closing connection"))
                 break
-        await self.conn.drain()
+        await self._flush()
+
+    async def _flush(self) -> bool:
+        """Wait while the client is not reading its replies (pipelined commands
+        whose replies pile up); give up, dropping the connection, after the idle
+        timeout so a client that never reads cannot hold memory or a slot."""
+        if not self.conn.write_paused:
+            return True
+        try:
+            async with asyncio.timeout(self.settings.idle_timeout):
+                await self.conn.drain()
+        except TimeoutError:
+            self.conn.abort()
+            return False
+        return True
 
     async def _receive(self) -> bool:
-        in_data = self.envelope.sender is not None and bool(self.envelope.recipients)
-        timeout = self.settings.data_timeout if in_data else self.settings.idle_timeout
+        # RFC 5321 §4.5.3.2.6: 10 minutes for data blocks, 5 for commands.
+        timeout = self.settings.data_timeout if self.core.in_data else self.settings.idle_timeout
         try:
             data = await self.conn.read(timeout)
         except TimeoutError:
@@ -200,36 +226,40 @@ class SMTPSession:
             if self.conn.at_eof:
                 self.core.receive_data(b"")
             return True  # else: interrupted by a shutdown, noticed by run()
-        self._record_input(data)
         self.core.receive_data(data)
         return True
 
     def _send(self, reply: Reply) -> None:
         data = self.core.send(reply)
         self.conn.write(data)
-        if len(self.transcript) < TRANSCRIPT_LIMIT:
-            self.transcript.extend(
-                "S: " + line for line in data.decode("utf-8", "replace").splitlines()
-            )
+        if self._quiet_reply:  # the reply echoes the unrecognized line
+            self._log_line(f"S: {reply.code} {reply.enhanced or ''} (unrecognized command)")
+            self._quiet_reply = False
+        else:
+            for line in data.decode("utf-8", "replace").splitlines():
+                self._log_line("S: " + line)
+        if self.envelope.sender is None:
+            self._in_tx = False
 
-    def _record_input(self, data: bytes) -> None:
-        """Keep the client's commands (never message content or credentials)."""
-        if len(self.transcript) >= TRANSCRIPT_LIMIT:
-            return
-        if self.core.in_data:
-            return
-        for raw in data.split(b"\n"):
-            line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            if not line:
-                continue
-            if self.sasl is not None or line[:4].upper() == "AUTH":
-                parts = line.split(" ", 2)
-                line = " ".join(parts[:2]) + (" <credentials redacted>" if len(parts) > 2 else "")
-                if self.sasl is not None:
-                    line = "<credentials redacted>"
-            self.transcript.append("C: " + line[:200])
-            if len(self.transcript) >= TRANSCRIPT_LIMIT:
-                break
+    def _record(self, event: object) -> None:
+        """Keep the conversation as the core understood it: commands, never message
+        content or credentials.  A message carries the session's lines outside any
+        transaction plus its own transaction's, not those of earlier messages."""
+        if isinstance(event, MailFrom):
+            self.tx_lines = []
+            self._in_tx = True
+        line = describe_command(event, self.sasl is not None)
+        self._log_line("C: " + line[:200])
+        self._quiet_reply = line.startswith("<unrecognized")
+
+    def _log_line(self, line: str) -> None:
+        lines = self.tx_lines if self._in_tx else self.session_lines
+        if len(lines) < TRANSCRIPT_LIMIT:
+            lines.append(line)
+
+    @property
+    def transcript(self) -> list[str]:
+        return self.session_lines + self.tx_lines
 
     def _error(self, reply: Reply) -> Reply:
         self.errors += 1
@@ -248,15 +278,18 @@ class SMTPSession:
     async def on_mail(self, ev: MailFrom) -> Reply:
         if self.submission and self.user is None:
             return self._error(_r(530, "5.7.0", "Authentication required (RFC 6409 section 4.3)"))
-        if (
-            self.submission
-            and self.user is not None
-            and (not ev.address or not await self.ctx.directory.may_send_as(self.user, ev.address))
+        # Whoever authenticated sends as themselves, on any port (RFC 6409 §6.1).
+        if self.user is not None and (
+            not ev.address or not await self.ctx.directory.may_send_as(self.user, ev.address)
         ):
             return self._error(
                 _r(553, "5.7.1", f"Sender <{ev.address}> not owned by {self.user.address}")
             )
-        self.envelope = Envelope(sender=ev.address, mail_params=dict(ev.params))
+        params = dict(ev.params)
+        if "AUTH" in params:
+            # RFC 4954 §5: never trust a client's AUTH=; record who really sent it.
+            params["AUTH"] = self.user.address if self.user is not None else "<>"
+        self.envelope = Envelope(sender=ev.address, mail_params=params)
         return _r(250, "2.1.0", "Sender OK")
 
     async def on_rcpt(self, ev: RcptTo) -> Reply:
@@ -273,7 +306,15 @@ class SMTPSession:
             return self._error(_r(553, "5.1.3", f"<{address}>: invalid address"))
         if res.is_local:
             if not res.users and not res.remote:
-                return self._error(_r(550, "5.1.1", f"<{address}>: no such user here"))
+                # Not counted as a client error: a relay retrying a list that holds
+                # one stale address must still deliver to the rest.
+                return _r(550, "5.1.1", f"<{address}>: no such user here")
+            for user in res.users:
+                if user.quota_bytes is not None and (
+                    await self.ctx.store.usage(user.id) >= user.quota_bytes
+                ):
+                    # RFC 3463 4.2.2: mailbox full, for this recipient only.
+                    return _r(452, "4.2.2", f"<{address}>: mailbox full, try again later")
             for user in res.users:
                 env.local_users.setdefault(user.id, user)
             dsn = {k: v for k, v in ev.params.items() if v is not None}
@@ -298,11 +339,18 @@ class SMTPSession:
 
     async def on_bdat(self, ev: BdatChunk) -> Reply:
         env = self.envelope
-        env.chunks.append(ev.data)
+        if not ev.last and not ev.data:
+            self.envelope = Envelope()
+            return self._error(_r(501, "5.5.4", "BDAT 0 is allowed only with LAST"))
+        env.chunks += ev.data
         if not ev.last:
             return _r(250, "2.0.0", f"{len(ev.data)} octets received")
-        content = b"".join(env.chunks)
+        content = bytes(env.chunks)
+        env.chunks.clear()
         try:
+            problem = check_chunked_content(content, ServerLimits().max_text_line)
+            if problem is not None:
+                return self._error(problem)
             return await self._accept(content)
         finally:
             self.envelope = Envelope()
@@ -337,12 +385,16 @@ class SMTPSession:
         self._send(_r(220, "2.0.0", "Ready to start TLS"))
         await self.conn.drain()
         await self.conn.start_tls(self.ctx.tls)
-        self.transcript.append(
+        self._log_line(
             f"-- TLS established: {self.conn.tls and self.conn.tls.get('version')} "
             f"{self.conn.tls and self.conn.tls.get('cipher')}"
         )
         self.envelope = Envelope()
         self.helo = ""
+        # RFC 3207 §4.2: forget everything learnt before TLS, authentication too.
+        self.user = None
+        self.auth_via = None
+        self.sasl = None
         self.core.features = self._features()
         return None
 
@@ -413,11 +465,11 @@ class SMTPSession:
             return self._error(_r(503, "5.5.1", "No valid recipients"))
         header, body = split_message(content)
         added: list[bytes] = []
-        if self.submission:
-            assert self.user is not None
-            reply = await self._check_header_from(header)
+        if self.user is not None:
+            reply = await self._check_originators(header)
             if reply is not None:
                 return self._error(reply)
+        if self.submission:
             present = field_names(header)
             # RFC 6409 §8.2-8.3: a submission server may add Date and Message-ID.
             if "message-id" not in present:
@@ -436,8 +488,10 @@ class SMTPSession:
         local = []
         for user in env.local_users.values():
             mailbox = await self.ctx.store.get_mailbox(user.id, "INBOX")
-            if mailbox is not None:
-                local.append(LocalDelivery(mailbox.id))
+            if mailbox is None:
+                log.error("smtp: user %s has no INBOX", user.address)
+                return _r(451, "4.3.0", "Temporary storage failure, try again later")
+            local.append(LocalDelivery(mailbox.id))
         outbound = None
         if env.remote:
             params = {k: v for k, v in env.mail_params.items() if v is not None}
@@ -446,8 +500,10 @@ class SMTPSession:
             result = await self.ctx.store.accept(raw, local, outbound, meta=self._meta())
         except QuotaExceeded:
             return _r(552, "5.2.2", "Mailbox full")
-        except StoreError as e:
-            log.error("smtp %s: store refused message: %s", self.conn.remote_ip, e)
+        except Exception:
+            # Whatever went wrong (disk full, I/O error), nothing was acknowledged:
+            # RFC 5321 §4.2.5 wants a transient reply so the client retries.
+            log.exception("smtp %s: storing a message failed", self.conn.remote_ip)
             return _r(451, "4.3.0", "Temporary storage failure, try again later")
         ident = result.blob_id[:16]
         log.info(
@@ -460,16 +516,18 @@ class SMTPSession:
         )
         return _r(250, "2.0.0", f"OK: queued as {ident}")
 
-    async def _check_header_from(self, header: bytes) -> Reply | None:
+    async def _check_originators(self, header: bytes) -> Reply | None:
+        """Every address in From, Sender and Resent-* must be the user's own
+        (RFC 6409 §8.1 lets an MSA refuse): no forged header From."""
         assert self.user is not None
-        addresses = header_addresses(header, "from")
-        if addresses is None:
-            return None  # RFC 6409 §8.1 allows the MSA to add From; we leave it absent
-        if not addresses:
-            return _r(550, "5.7.1", "Unparseable From header")
-        for address in addresses:
-            if not await self.ctx.directory.may_send_as(self.user, address):
-                return _r(553, "5.7.1", f"From <{address}> not owned by {self.user.address}")
+        try:
+            fields = originators(header)
+        except HeaderError as e:
+            return _r(550, "5.6.0", f"Message header refused: {e}")
+        for addresses in fields.values():
+            for address in addresses:
+                if not await self.ctx.directory.may_send_as(self.user, address):
+                    return _r(553, "5.7.1", f"<{address}> not owned by {self.user.address}")
         return None
 
     def _protocol_name(self) -> str:
@@ -519,6 +577,51 @@ class SMTPSession:
                 "transcript": list(self.transcript),
             }
         }
+
+
+def describe_command(event: object, in_sasl: bool) -> str:
+    """One transcript line for a client event, with credentials and content left out."""
+    match event:
+        case Hello(verb=verb, domain=domain):
+            return f"{verb} {domain}"
+        case MailFrom(address=address, params=params):
+            return f"MAIL FROM:<{address}>{_params(params)}"
+        case RcptTo(address=address, params=params):
+            return f"RCPT TO:<{address}>{_params(params)}"
+        case Auth(mechanism=mechanism, initial_response=initial):
+            return f"AUTH {mechanism}" + ("" if initial is None else " <credentials redacted>")
+        case AuthResponse():
+            return "<credentials redacted>"
+        case AuthAbort():
+            return "*"
+        case MessageBody(content=content):
+            return f"<message content, {len(content)} octets>"
+        case BdatChunk(data=data, last=last):
+            return f"BDAT {len(data)}{' LAST' if last else ''} <{len(data)} octets>"
+        case MessageRejected():
+            return "<message content>"
+        case CommandRejected(line=line):
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            verb = text.split(None, 1)[0].upper() if text.split() else ""
+            if in_sasl or verb == "AUTH":
+                return "AUTH <credentials redacted>" if not in_sasl else "<credentials redacted>"
+            if verb not in SMTP_VERBS:
+                # It may be a credential sent out of turn: keep only its length.
+                return f"<unrecognized line, {len(line)} octets>"
+            return "".join(c if c.isprintable() else "?" for c in text)
+        case Vrfy(argument=arg) | Expn(argument=arg):
+            return f"{type(event).__name__.upper()} {arg}"
+    return type(event).__name__.upper()
+
+
+SMTP_VERBS = frozenset(
+    {"HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT"}
+    | {"RSET", "NOOP", "VRFY", "EXPN", "HELP", "QUIT", "STARTTLS"}
+)
+
+
+def _params(params: dict[str, str | None]) -> str:
+    return "".join(f" {k}" if v is None else f" {k}={v}" for k, v in params.items())
 
 
 async def serve_smtp(ctx: ServerContext, listener: ListenerConfig, conn: Connection) -> None:

@@ -67,9 +67,14 @@ def _prepare_store(config: Config) -> None:
     asyncio.run(touch())
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _run_worker(config: Config, sockets: dict[str, socket.socket]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    # Blocked around fork() by the parent: the event loop installs its own handlers.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = 0
     try:
         run_event_loop(serve_forever(config, lambda _running: None, sockets))
@@ -93,10 +98,18 @@ def serve_with_workers(config: Config, on_ready: Callable[[list[BoundListener]],
     stopping = False
 
     def spawn() -> None:
-        pid = os.fork()
-        if pid == 0:
-            _run_worker(config, sockets)
-        children.add(pid)
+        if stopping:
+            return
+        # A stop signal between fork() and the child's own handlers must neither
+        # run the parent's handler in the child nor be lost: block it meanwhile.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _run_worker(config, sockets)
+            children.add(pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -109,7 +122,7 @@ def serve_with_workers(config: Config, on_ready: Callable[[list[BoundListener]],
         for sock in sockets.values():
             sock.close()  # the workers close theirs: then new connections are refused
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     try:
         for _ in range(config.workers):
             spawn()

@@ -267,6 +267,23 @@ class _DataFramer:
         return MessageBody(bytes(self._body))
 
 
+def check_chunked_content(content: bytes, max_line: int) -> Reply | None:
+    """The checks DATA makes while framing, for content assembled from BDAT chunks
+    (RFC 3030 §3 with BODY=7BIT or 8BITMIME: still lines of text): only CRLF line
+    ends (RFC 5321 §2.3.8, so a relayed copy cannot smuggle), a final CRLF, and at
+    most `max_line` octets per line (§4.5.3.1.6).  None when acceptable."""
+    crlf = content.count(b"\r\n")
+    if content.count(b"\r") != crlf or content.count(b"\n") != crlf:
+        return _REPLY_BARE_CR_LF
+    if content and not content.endswith(b"\r\n"):
+        return _REPLY_BARE_CR_LF
+    if max_line and content:
+        longest = max(map(len, content.split(b"\r\n")))
+        if longest + 2 > max_line:
+            return _REPLY_TEXT_LINE_TOO_LONG
+    return None
+
+
 @dataclass
 class _Chunk:
     """The octets of a BDAT chunk still to read (RFC 3030 §2). `data` is None when
