@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -115,7 +116,7 @@ def _read_password(from_stdin: bool) -> tuple[str, bool]:
     """(password, generated)."""
     if not from_stdin:
         return generate_password(), True
-    password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise click.ClickException("empty password on standard input")
     try:

@@ -41,6 +41,12 @@ def _init(domain: str, hostname: str | None, admin: str, password_stdin: bool) -
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise click.ClickException("empty password on standard input")
+        from posthouse.accounts.passwords import PasswordPolicyError, check_password_policy
+
+        try:
+            check_password_policy(password)
+        except PasswordPolicyError as e:
+            raise click.ClickException(str(e)) from None
     try:
         result = asyncio.run(
             init_instance(
