@@ -6,6 +6,7 @@ from posthouse.proto.imap import (
     NEED_DATA,
     BadCommand,
     CommandParser,
+    ConnectionClosed,
     LiteralPending,
     ResponseParser,
     ServerEvent,
@@ -25,7 +26,7 @@ def commands(
         parser.receive_data(chunk)
         while True:
             event = parser.next_command()
-            if event is NEED_DATA:
+            if event is NEED_DATA or isinstance(event, ConnectionClosed):
                 break
             assert not isinstance(event, type(NEED_DATA))
             events.append(event)
