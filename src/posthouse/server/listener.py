@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from posthouse.server.tls import describe
@@ -35,6 +35,11 @@ class Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
+        # The read timeout: one timer per connection, re-armed only when it fires
+        # early, instead of a timeout context (two timer operations) on every read.
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._read_paused = False
@@ -67,6 +72,9 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._wake()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
@@ -103,10 +111,16 @@ class Connection(asyncio.Protocol):
         """Bytes received so far (waiting for some); b"" at end of stream.
         Raises TimeoutError after `timeout` seconds without input."""
         if not self._buffer and not self._eof:
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            if timeout is None:
+                self._deadline = None
+            else:
+                deadline = self._deadline = loop.time() + timeout
+                if self._timer is None or self._timer_at > deadline:
+                    self._arm(loop, deadline)
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                await waiter
             finally:
                 self._waiter = None
         data = bytes(self._buffer)
@@ -116,9 +130,37 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._on_timer, loop)
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The timer of the read waiting now, or of an earlier one: re-armed for the
+        present read's deadline, or dropped when no read is waiting."""
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or waiter.done() or deadline is None:
+            return  # the next read with a timeout arms a new timer
+        if loop.time() < deadline:
+            self._arm(loop, deadline)
+        else:
+            waiter.set_exception(TimeoutError())
+
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def writelines(self, parts: Iterable[bytes]) -> None:
+        """Write `parts` in order.  Plain TCP takes them as they are (uvloop sends them
+        in one writev); under TLS they are joined first, making one record, not several."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if self.tls is None:
+                transport.writelines(parts)
+            else:
+                transport.write(b"".join(parts))
 
     async def drain(self) -> None:
         if self._write_paused and not self.closed.is_set():

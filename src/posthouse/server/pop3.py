@@ -253,7 +253,8 @@ class Pop3Session:
                 break
             response = await self._handlers[type(event)](event)
             if response is not None:
-                self.conn.write(self.core.send(response))
+                # In parts: a RETR writes the stored message object itself, uncopied.
+                self.conn.writelines(self.core.send_parts(response))
             if not await self._flush():
                 return
         await self._flush()

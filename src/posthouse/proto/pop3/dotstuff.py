@@ -34,11 +34,19 @@ def encode_message(raw: bytes | bytearray | memoryview) -> bytes:
     octet, the line is 'byte-stuffed' by pre-pending the termination octet to that
     line of the response."
     """
-    data = crlf_lines(bytes(raw))
-    stuffed = data.replace(b"\n.", b"\n..")
-    if stuffed.startswith(b"."):
-        return b"." + stuffed + TERMINATOR
-    return stuffed + TERMINATOR
+    return b"".join(encode_message_parts(raw))
+
+
+def encode_message_parts(raw: bytes | bytearray | memoryview) -> tuple[bytes, ...]:
+    """`encode_message` as parts to write one after the other, so that a message that
+    needs no change (CRLF already, no line starting with ".": what the store holds)
+    is sent as the very object read, without a copy.  One pass to stuff: after
+    `crlf_lines` every LF ends a CRLF, so CRLF "." finds each line to stuff."""
+    data = raw if type(raw) is bytes else bytes(raw)
+    data = crlf_lines(data).replace(b"\r\n.", b"\r\n..")  # no copy when nothing to stuff
+    if data.startswith(b"."):
+        return b".", data, TERMINATOR
+    return data, TERMINATOR
 
 
 def message_top(raw: bytes, lines: int) -> bytes:

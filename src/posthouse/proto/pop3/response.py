@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from posthouse.proto.pop3.dotstuff import TERMINATOR, encode_message
+from posthouse.proto.pop3.dotstuff import TERMINATOR, encode_message_parts
 from posthouse.proto.pop3.errors import LocalProtocolError
 
 # RFC 2449 §9: resp-code = "[" resp-level *("/" resp-level) "]", resp-level = 1*rchar,
@@ -98,9 +98,14 @@ class MultiLine:
             raise LocalProtocolError("a multi-line response has lines or data, not both")
 
     def to_bytes(self) -> bytes:
+        return b"".join(self.to_parts())
+
+    def to_parts(self) -> tuple[bytes, ...]:
+        """`to_bytes` in parts, to write in order: the message octets of RETR and TOP
+        stay one object, not copied into a bigger one."""
         head = self.first.to_bytes()
         if self.data is not None:
-            return head + encode_message(self.data)
+            return (head, *encode_message_parts(self.data))
         out = [head]
         for line in self.lines:
             if _FORBIDDEN.search(line):
@@ -109,7 +114,7 @@ class MultiLine:
             encoded = _encode_text(line)
             out.append(b"." + encoded + b"\r\n" if encoded.startswith(b".") else encoded + b"\r\n")
         out.append(TERMINATOR)
-        return b"".join(out)
+        return (b"".join(out),)
 
 
 MultiLineResponse = MultiLine

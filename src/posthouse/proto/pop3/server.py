@@ -273,18 +273,24 @@ class Pop3Server:
 
     def send(self, response: Response) -> bytes:
         """The octets for `response`: the greeting first, then one response per event."""
+        return b"".join(self.send_parts(response))
+
+    def send_parts(self, response: Response) -> tuple[bytes, ...]:
+        """`send` as parts to write in order, so a RETR sends the stored message
+        octets without copying them into one bigger object."""
         session = self._session
         if session.state is State.GREETING:
             if not isinstance(response, Ok | Err):
                 raise LocalProtocolError("the greeting is one +OK or -ERR line")
-            data = response.to_bytes()
+            line = response.to_bytes()
             session.greeted(response)
-            return data
+            return (line,)
         pending = self._pending
         if pending is None:
             raise LocalProtocolError("no command is waiting for a response")
         _check_shape(pending, response)
-        data = response.to_bytes()  # may raise: state stays as it was
+        # may raise: state stays as it was
+        data = response.to_parts() if isinstance(response, MultiLine) else (response.to_bytes(),)
         self._pending = None
         if isinstance(pending, ev.CommandRejected):
             session.answered(None, response)
