@@ -304,6 +304,7 @@ class SMTPSession:
             res: Resolution = await self.ctx.directory.resolve(address)
         except AddressError:
             return self._error(_r(553, "5.1.3", f"<{address}>: invalid address"))
+        dsn = {k: v for k, v in ev.params.items() if v is not None}
         if res.is_local:
             if not res.users and not res.remote:
                 # Not counted as a client error: a relay retrying a list that holds
@@ -317,12 +318,10 @@ class SMTPSession:
                     return _r(452, "4.2.2", f"<{address}>: mailbox full, try again later")
             for user in res.users:
                 env.local_users.setdefault(user.id, user)
-            dsn = {k: v for k, v in ev.params.items() if v is not None}
             env.remote.extend(OutboundRecipient(t, dsn) for t in res.remote)
         else:
             if self.user is None:
                 return self._error(_r(554, "5.7.1", f"<{address}>: Relay access denied"))
-            dsn = {k: v for k, v in ev.params.items() if v is not None}
             env.remote.append(OutboundRecipient(address, dsn))
         env.recipients.append(address)
         env.rcpt_params.append(dict(ev.params))
@@ -348,7 +347,7 @@ class SMTPSession:
         content = bytes(env.chunks)
         env.chunks.clear()
         try:
-            problem = check_chunked_content(content, ServerLimits().max_text_line)
+            problem = check_chunked_content(content, self.core.limits.max_text_line)
             if problem is not None:
                 return self._error(problem)
             return await self._accept(content)
