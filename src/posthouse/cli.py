@@ -126,8 +126,10 @@ def up(domain: str, hostname: str | None, teaching: bool, workers: int | None) -
 
 def _register() -> None:
     from posthouse.admin_cli import register as register_admin
+    from posthouse.queue_cli import register as register_queue
 
     register_admin(main)
+    register_queue(main)
 
 
 _register()
