@@ -126,10 +126,13 @@ def up(domain: str, hostname: str | None, teaching: bool, workers: int | None) -
 
 def _register() -> None:
     from posthouse.admin_cli import register as register_admin
+    from posthouse.analyze_cli import analyze, capture
     from posthouse.queue_cli import register as register_queue
 
     register_admin(main)
     register_queue(main)
+    main.add_command(analyze)
+    main.add_command(capture)
 
 
 _register()
