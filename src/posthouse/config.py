@@ -75,6 +75,15 @@ class POP3Settings:
 
 
 @dataclass(frozen=True)
+class IMAPSettings:
+    # RFC 9051 §5.4: the autologout timer "MUST be at least 30 minutes" of inactivity.
+    idle_timeout: float = 1800.0
+    max_errors: int = 20  # BAD answers in a row before the server hangs up
+    append_limit: int = 50 * 1024 * 1024  # RFC 7889 APPENDLIMIT: largest APPEND accepted
+    max_connections_per_user: int = 50  # sessions one user may hold at once, per process
+
+
+@dataclass(frozen=True)
 class Config:
     dir: Path
     hostname: str
@@ -84,6 +93,7 @@ class Config:
     listeners: tuple[Listener, ...] = ()
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
     pop3: POP3Settings = field(default_factory=POP3Settings)
+    imap: IMAPSettings = field(default_factory=IMAPSettings)
     tls_cert: Path = Path("tls/cert.pem")
     tls_key: Path = Path("tls/key.pem")
     tls_keylog: Path | None = None
@@ -136,6 +146,7 @@ def default_config_text(domain: str, hostname: str) -> str:
     """The TOML `posthouse init` writes: every setting present, with its default."""
     s = SMTPSettings()
     p = POP3Settings()
+    i = IMAPSettings()
     lines = [
         "# posthouse configuration.  Paths are relative to this file's directory.",
         f'hostname = "{hostname}"',
@@ -171,10 +182,18 @@ def default_config_text(domain: str, hostname: str) -> str:
         f"idle_timeout = {p.idle_timeout}",
         f"max_errors = {p.max_errors}",
         "",
+        "[imap]",
+        "# RFC 9051 section 5.4: at least 30 minutes of inactivity before the autologout.",
+        f"idle_timeout = {i.idle_timeout}",
+        f"max_errors = {i.max_errors}",
+        "# The largest message APPEND accepts (RFC 7889 APPENDLIMIT).",
+        f"append_limit = {i.append_limit}",
+        f"max_connections_per_user = {i.max_connections_per_user}",
+        "",
         "# One table per listener; remove a table (or set port = 0) to turn it off.",
         "# tls: none | starttls | implicit",
     ]
-    for name in ("smtp", "submission", "submissions", "pop3", "pop3s"):
+    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
         port, tls = LISTENER_DEFAULTS[name]
         lines += [
             "",
@@ -224,6 +243,23 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
     )
     if pop3_settings.idle_timeout <= 0 or pop3_settings.max_errors < 1:
         raise ConfigError("pop3: idle_timeout and max_errors must be positive")
+    imap = data.get("imap", {})
+    im = IMAPSettings()
+    imap_settings = IMAPSettings(
+        idle_timeout=_get(imap, "idle_timeout", float, im.idle_timeout),
+        max_errors=_get(imap, "max_errors", int, im.max_errors),
+        append_limit=_get(imap, "append_limit", int, im.append_limit),
+        max_connections_per_user=_get(
+            imap, "max_connections_per_user", int, im.max_connections_per_user
+        ),
+    )
+    if (
+        imap_settings.idle_timeout <= 0
+        or imap_settings.max_errors < 1
+        or imap_settings.append_limit < 1
+        or imap_settings.max_connections_per_user < 1
+    ):
+        raise ConfigError("imap: idle_timeout, max_errors and limits must be positive")
     listeners = []
     for name, table in data.get("listeners", {}).items():
         if name not in LISTENER_DEFAULTS:
@@ -248,6 +284,7 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         listeners=tuple(listeners),
         smtp=settings,
         pop3=pop3_settings,
+        imap=imap_settings,
         tls_cert=Path(_get(tls, "cert", str, "tls/cert.pem")),
         tls_key=Path(_get(tls, "key", str, "tls/key.pem")),
         tls_keylog=Path(keylog) if keylog else None,
