@@ -229,6 +229,51 @@ class MailboxChange:
     expunged_uids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A message with the header fields a list, a thread or a search result shows."""
+
+    record: MessageRecord
+    from_name: str
+    from_addr: str
+    to_addrs: tuple[str, ...]
+    to_text: str
+    subject: str
+    date: datetime | None  # the Date: header; None when absent or unreadable
+    message_id: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    thread_key: str
+    has_attachment: bool
+    preview: str
+    thread_size: int = 1  # in a threaded listing: messages of the thread in the mailbox
+
+
+class SortKey(enum.StrEnum):
+    ARRIVAL = "arrival"  # UID order
+    DATE = "date"
+    FROM = "from"
+    SUBJECT = "subject"
+    SIZE = "size"
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryPage:
+    total: int  # messages (or threads) in the whole listing
+    items: tuple[MessageSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    id: str  # SHA-256 hex of the cookie token
+    user_id: int
+    csrf: str
+    remote_ip: str
+    created: datetime
+    last_seen: datetime
+    expires: datetime
+
+
 # --- the interface -----------------------------------------------------------
 
 
@@ -351,8 +396,69 @@ class MailStore(Protocol):
 
     async def changes_since(self, mailbox_id: int, modseq: int) -> MailboxChange: ...
     async def mailbox_status(self, mailbox_id: int) -> MailboxStatus: ...
+    async def highest_modseqs(self, mailbox_ids: Sequence[int]) -> dict[int, int]:
+        """HIGHESTMODSEQ of each mailbox that exists, in one call: how IMAP sessions
+        (IDLE) learn that a mailbox changed, whichever process changed it."""
+
+    def change_token(self) -> int:
+        """A number that differs whenever anything was committed since it was last read
+        (cheap; polled by the mailbox watcher before asking `highest_modseqs`)."""
+
     async def usage(self, user_id: int) -> int:
         """Bytes the user's messages take (counted per copy), for quotas."""
+
+
+class MessageIndex(Protocol):
+    """Listing, threading and full-text search over per-message summaries."""
+
+    async def list_summaries(
+        self,
+        mailbox_id: int,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = SortKey.ARRIVAL,
+        descending: bool = True,
+        threads: bool = False,
+        unseen_only: bool = False,
+    ) -> SummaryPage:
+        """One page of a mailbox.  With `threads`, one item per thread (its newest
+        message, with thread_size set), ordered by that newest message."""
+
+    async def get_summary(self, mailbox_id: int, uid: int) -> MessageSummary | None: ...
+    async def thread(self, user_id: int, thread_key: str) -> list[MessageSummary]:
+        """Every message of the user's with that thread key, any mailbox, oldest first."""
+
+    async def search_messages(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        mailbox_id: int | None = None,
+        limit: int = 100,
+    ) -> list[MessageSummary]:
+        """Full-text search over sender, recipients, subject and text; words are
+        matched as prefixes, all must match.  Newest first."""
+
+    async def mailbox_counts(self, user_id: int) -> dict[int, tuple[int, int]]:
+        """mailbox id -> (messages, unseen) for every mailbox of the user."""
+
+    async def recent_recipients(self, user_id: int, prefix: str = "", limit: int = 10) -> list[str]:
+        """Addresses the user has written to (from the Sent mailbox), most frequent
+        first, optionally starting with `prefix`."""
+
+
+class WebSessionStore(Protocol):
+    async def create_web_session(
+        self, session_id: str, user_id: int, csrf: str, remote_ip: str, expires: datetime
+    ) -> WebSession: ...
+    async def get_web_session(self, session_id: str) -> WebSession | None:
+        """The session, or None when unknown or expired."""
+
+    async def touch_web_session(self, session_id: str, expires: datetime) -> None: ...
+    async def delete_web_session(self, session_id: str) -> None: ...
+    async def delete_web_sessions(self, user_id: int, *, keep: str | None = None) -> int:
+        """End every session of a user (but `keep`); returns how many."""
 
 
 class QueueStore(Protocol):
@@ -371,7 +477,7 @@ class QueueStore(Protocol):
     async def delete_queue_entry(self, queue_id: int) -> None: ...
 
 
-class Store(AccountStore, MailStore, QueueStore, Protocol):
+class Store(AccountStore, MailStore, MessageIndex, WebSessionStore, QueueStore, Protocol):
     """Everything a posthouse instance stores."""
 
     async def close(self) -> None: ...

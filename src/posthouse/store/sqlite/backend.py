@@ -1330,6 +1330,20 @@ class SQLiteStore:
             highestmodseq=mailbox.highestmodseq,
         )
 
+    async def highest_modseqs(self, mailbox_ids: Sequence[int]) -> dict[int, int]:
+        rows = self._rows(
+            "SELECT id, highestmodseq FROM mailboxes"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (_json(list(mailbox_ids)),),
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def change_token(self) -> int:
+        # PRAGMA data_version changes when another connection (the writer thread, or
+        # another worker process) committed since this connection last looked.
+        row = self._conn().execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
     async def usage(self, user_id: int) -> int:
         row = self._row("SELECT used_bytes FROM users WHERE id = ?", (user_id,))
         if row is None:

@@ -1,0 +1,30 @@
+"""Conformance: what IMAP's mailbox watcher polls — HIGHESTMODSEQ of many mailboxes at
+once, and a change token that moves on every commit."""
+
+from __future__ import annotations
+
+from posthouse.store.base import FlagMode, LocalDelivery, Store, User
+from tests.store.samples import message
+
+
+async def test_highest_modseqs_follow_changes(store: Store, user: User) -> None:
+    inbox = await store.get_mailbox(user.id, "INBOX")
+    work = await store.create_mailbox(user.id, "Work")
+    assert inbox is not None
+    before = await store.highest_modseqs([inbox.id, work.id, 999_999])
+    assert set(before) == {inbox.id, work.id}  # a missing mailbox is left out
+    result = await store.accept(message(), [LocalDelivery(inbox.id)])
+    after = await store.highest_modseqs([inbox.id, work.id])
+    assert after[inbox.id] > before[inbox.id]
+    assert after[work.id] == before[work.id]
+    await store.store_flags(inbox.id, [result.messages[0].uid], ["\\Seen"], FlagMode.ADD)
+    assert (await store.highest_modseqs([inbox.id]))[inbox.id] > after[inbox.id]
+
+
+async def test_change_token_moves_on_commit(store: Store, user: User) -> None:
+    inbox = await store.get_mailbox(user.id, "INBOX")
+    assert inbox is not None
+    first = store.change_token()
+    assert store.change_token() == first  # nothing committed in between
+    await store.accept(message(), [LocalDelivery(inbox.id)])
+    assert store.change_token() != first
