@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posthouse.resolver.static import StaticResolver
+
 CONFIG_NAME = "posthouse.toml"
 ENV_DIR = "POSTHOUSE_DIR"
 DEFAULT_DIR = "instance"
@@ -100,6 +102,9 @@ class Config:
     database: Path = Path("data/posthouse.db")
     blobs: Path = Path("data/blobs")
     log_level: str = "info"
+    # [dns]: name -> {MX/A/AAAA/TXT/PTR/CNAME: records}; when present the servers ask
+    # this table instead of real DNS (a lab on loopback), see posthouse.resolver.static.
+    dns: dict[str, Any] | None = None
 
     def path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.dir / p
@@ -291,7 +296,19 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         database=Path(_get(storage, "database", str, "data/posthouse.db")),
         blobs=Path(_get(storage, "blobs", str, "data/blobs")),
         log_level=_get(data, "log_level", str, "info"),
+        dns=_dns(data),
     )
+
+
+def _dns(data: dict[str, Any]) -> dict[str, Any] | None:
+    table = data.get("dns")
+    if table is None:
+        return None
+    try:
+        StaticResolver.from_config(table)  # reject a bad table when the config loads
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return dict(table)
 
 
 def _workers(data: dict[str, Any]) -> int:
