@@ -85,6 +85,41 @@ class IMAPSettings:
     max_connections_per_user: int = 50  # sessions one user may hold at once, per process
 
 
+TLS_POLICIES = ("none", "may", "encrypt", "verify")
+SMARTHOST_TLS = ("starttls", "implicit", "none")
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Outbound delivery ([relay]): where mail for other domains goes and how."""
+
+    # Port for hosts found by MX or A lookup; 25 on the Internet, 2525 in a lab.
+    port: int = 25
+    # domain -> "host:port" (a name or an IP address): used instead of MX lookups.
+    routes: dict[str, str] = field(default_factory=dict)
+    # "host:port" every other remote domain is relayed through; "" delivers by MX.
+    smarthost: str = ""
+    smarthost_tls: str = "starttls"  # one of SMARTHOST_TLS
+    smarthost_username: str = ""
+    smarthost_password: str = ""
+    # TLS: none (never), may (STARTTLS when offered, certificate not checked, plaintext
+    # when it fails), encrypt (STARTTLS required), verify (required, certificate checked).
+    tls: str = "may"
+    tls_policy: dict[str, str] = field(default_factory=dict)  # domain -> level
+    tls_ca_file: str = ""  # CA bundle for "verify"; "" uses the system's
+    helo_name: str = ""  # "" uses hostname
+    source_address: str = ""  # local address outgoing connections come from
+    # Seconds between attempts; the last one repeats until max_age.
+    retry_schedule: tuple[float, ...] = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
+    max_age: float = 5 * 24 * 3600.0  # then the sender gets a DSN
+    concurrency: int = 20  # connections per destination
+    connect_timeout: float = 30.0
+    # RFC 5321 §4.5.3.2: client timeouts of 5 minutes per command, 10 for the final dot.
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    poll_interval: float = 1.0  # seconds between looks at the queue when idle
+
+
 @dataclass(frozen=True)
 class Config:
     dir: Path
@@ -102,6 +137,7 @@ class Config:
     database: Path = Path("data/posthouse.db")
     blobs: Path = Path("data/blobs")
     log_level: str = "info"
+    relay: RelaySettings = field(default_factory=RelaySettings)
     # [dns]: name -> {MX/A/AAAA/TXT/PTR/CNAME: records}; when present the servers ask
     # this table instead of real DNS (a lab on loopback), see posthouse.resolver.static.
     dns: dict[str, Any] | None = None
@@ -296,6 +332,7 @@ def parse_config(directory: Path, data: dict[str, Any]) -> Config:
         database=Path(_get(storage, "database", str, "data/posthouse.db")),
         blobs=Path(_get(storage, "blobs", str, "data/blobs")),
         log_level=_get(data, "log_level", str, "info"),
+        relay=_relay(data.get("relay", {})),
         dns=_dns(data),
     )
 
@@ -309,6 +346,90 @@ def _dns(data: dict[str, Any]) -> dict[str, Any] | None:
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return dict(table)
+
+
+def _relay_text() -> list[str]:
+    r = RelaySettings()
+    schedule = ", ".join(f"{int(s)}" for s in r.retry_schedule)
+    return [
+        "[relay]",
+        "# Port for servers found by MX lookup (25 on the Internet).",
+        f"port = {r.port}",
+        '# Relay every remote domain through this "host:port" (empty: deliver by MX).',
+        'smarthost = ""',
+        '# starttls | implicit | none; AUTH only ever inside TLS.',
+        f'smarthost_tls = "{r.smarthost_tls}"',
+        'smarthost_username = ""',
+        'smarthost_password = ""',
+        "# none | may (STARTTLS when offered) | encrypt (required) | verify (+ certificate)",
+        f'tls = "{r.tls}"',
+        '# CA bundle for "verify" (empty: the system\'s).',
+        'tls_ca_file = ""',
+        '# Local address outgoing connections come from (empty: any).',
+        'source_address = ""',
+        "# Seconds between attempts (the last repeats), and the age that bounces.",
+        f"retry_schedule = [{schedule}]",
+        f"max_age = {int(r.max_age)}",
+        "# Connections per destination.",
+        f"concurrency = {r.concurrency}",
+        "",
+        '# Static routes: "domain" = "host:port", instead of MX lookups.',
+        "[relay.routes]",
+        "",
+        '# TLS level per destination domain: "domain" = "verify".',
+        "[relay.tls_policy]",
+    ]
+
+
+def _relay(table: Any) -> RelaySettings:
+    if not isinstance(table, dict):
+        raise ConfigError("relay: expected a table")
+    d = RelaySettings()
+    routes = table.get("routes", {})
+    policy = table.get("tls_policy", {})
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise ConfigError('relay.routes: "domain" = "host:port" entries')
+    if not isinstance(policy, dict) or not all(v in TLS_POLICIES for v in policy.values()):
+        raise ConfigError(f"relay.tls_policy: each level one of {', '.join(TLS_POLICIES)}")
+    schedule = table.get("retry_schedule", list(d.retry_schedule))
+    if (
+        not isinstance(schedule, list)
+        or not schedule
+        or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in schedule)
+        or min(schedule) <= 0
+    ):
+        raise ConfigError("relay.retry_schedule: a list of positive numbers of seconds")
+    relay = RelaySettings(
+        port=_get(table, "port", int, d.port),
+        routes={k.strip().lower(): v.strip() for k, v in routes.items()},
+        smarthost=_get(table, "smarthost", str, d.smarthost).strip(),
+        smarthost_tls=_get(table, "smarthost_tls", str, d.smarthost_tls),
+        smarthost_username=_get(table, "smarthost_username", str, d.smarthost_username),
+        smarthost_password=_get(table, "smarthost_password", str, d.smarthost_password),
+        tls=_get(table, "tls", str, d.tls),
+        tls_policy={k.strip().lower(): v for k, v in policy.items()},
+        tls_ca_file=_get(table, "tls_ca_file", str, d.tls_ca_file),
+        helo_name=_get(table, "helo_name", str, d.helo_name).strip(),
+        source_address=_get(table, "source_address", str, d.source_address).strip(),
+        retry_schedule=tuple(float(s) for s in schedule),
+        max_age=_get(table, "max_age", float, d.max_age),
+        concurrency=_get(table, "concurrency", int, d.concurrency),
+        connect_timeout=_get(table, "connect_timeout", float, d.connect_timeout),
+        command_timeout=_get(table, "command_timeout", float, d.command_timeout),
+        data_timeout=_get(table, "data_timeout", float, d.data_timeout),
+        poll_interval=_get(table, "poll_interval", float, d.poll_interval),
+    )
+    if relay.tls not in TLS_POLICIES:
+        raise ConfigError(f"relay.tls: one of {', '.join(TLS_POLICIES)}")
+    if relay.smarthost_tls not in SMARTHOST_TLS:
+        raise ConfigError(f"relay.smarthost_tls: one of {', '.join(SMARTHOST_TLS)}")
+    if not 0 < relay.port <= 65535 or relay.concurrency < 1:
+        raise ConfigError("relay: port out of range or concurrency below 1")
+    if min(relay.max_age, relay.connect_timeout, relay.command_timeout) <= 0:
+        raise ConfigError("relay: max_age and timeouts must be positive")
+    if min(relay.data_timeout, relay.poll_interval) <= 0:
+        raise ConfigError("relay: data_timeout and poll_interval must be positive")
+    return relay
 
 
 def _workers(data: dict[str, Any]) -> int:
