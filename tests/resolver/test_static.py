@@ -152,3 +152,15 @@ async def test_config_resolver_answers(tmp_path: Path) -> None:
     )
     r = for_config(load_config(tmp_path))
     assert await r.mx("beta.test") == [(10, "mx.beta.test")]
+
+
+async def test_tempfail_by_type() -> None:
+    r = StaticResolver({"x.test": {"A": ["192.0.2.1"], "TEMPFAIL": ["TXT"]}})
+    assert await r.a("x.test") == ["192.0.2.1"]
+    with pytest.raises(TempFail):
+        await r.txt("x.test")
+    r.fail("x.test", False, types=["TXT"])
+    assert await r.txt("x.test") == []
+    r.fail("x.test", types=["A"])
+    with pytest.raises(TempFail):
+        await r.a("x.test")

@@ -3,7 +3,7 @@
     StaticResolver({
         "beta.test": {"MX": [(10, "mx.beta.test")], "TXT": ["v=spf1 ip4:127.0.0.3 -all"]},
         "mx.beta.test": {"A": ["127.0.0.3"]},
-        "down.test": {"TEMPFAIL": True},
+        "down.test": {"TEMPFAIL": True},          # or a list of types: ["TXT"]
     })
 
 Types: MX (pairs, or "10 mx.example" strings), A, AAAA, TXT (a string, bytes, or a list
@@ -32,7 +32,7 @@ class _Entry:
     txt: list[bytes] = field(default_factory=list)
     ptr: list[str] = field(default_factory=list)
     cname: str | None = None
-    tempfail: bool = False
+    tempfail: frozenset[str] = frozenset()  # record types whose lookups fail
 
 
 def _as_text(value: Any, where: str) -> str:
@@ -75,6 +75,16 @@ def _mx(value: Any, where: str) -> tuple[int, str]:
     return int(value[0]), exchange or "."
 
 
+def _tempfail_types(value: Any, where: str) -> frozenset[str]:
+    """true: every lookup fails; a list of types: only lookups of those types."""
+    if isinstance(value, bool):
+        return frozenset(RECORD_TYPES) if value else frozenset()
+    kinds = frozenset(_as_text(v, where).upper() for v in _values(value))
+    if not kinds <= set(RECORD_TYPES):
+        raise ValueError(f"{where}: record types among {', '.join(RECORD_TYPES)}")
+    return kinds
+
+
 def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -87,7 +97,7 @@ def _parse_entry(name: str, spec: Any) -> _Entry:
         kind = str(key).upper()
         where = f"dns.{name}.{kind}"
         if kind in ("TEMPFAIL", "TIMEOUT"):
-            entry.tempfail = bool(value)
+            entry.tempfail = _tempfail_types(value, where)
         elif kind == "MX":
             # A bare pair is one record, not two.
             if isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[0], int):
@@ -149,19 +159,21 @@ class StaticResolver:
             old.txt += new.txt
             old.ptr += new.ptr
             old.cname = new.cname or old.cname
-            old.tempfail = old.tempfail or new.tempfail
+            old.tempfail = old.tempfail | new.tempfail
         else:
             self._entries[key] = new
         labels = key.split(".")
         for i in range(len(labels)):
             self._exists.add(".".join(labels[i:]))
 
-    def fail(self, name: str, failing: bool = True) -> None:
-        """Make every lookup of this name raise TempFail (or stop doing so)."""
+    def fail(self, name: str, failing: bool = True, *, types: Iterable[str] = RECORD_TYPES) -> None:
+        """Make lookups of this name (of these types) raise TempFail, or stop doing so."""
         key = normalize(name)
         if key not in self._entries:
             self.add(key, {})
-        self._entries[key].tempfail = failing
+        kinds = frozenset(t.upper() for t in types)
+        entry = self._entries[key]
+        entry.tempfail = entry.tempfail | kinds if failing else entry.tempfail - kinds
 
     def _lookup(self, kind: str, name: str) -> _Entry:
         key = normalize(name)
@@ -169,7 +181,7 @@ class StaticResolver:
         seen: set[str] = set()
         while True:
             entry = self._entries.get(key)
-            if entry is not None and entry.tempfail:
+            if entry is not None and (kind in entry.tempfail or "CNAME" in entry.tempfail):
                 raise TempFail(f"{kind} {key}: lookup failed (as configured)")
             if entry is None:
                 if key in self._exists:
