@@ -60,6 +60,7 @@ from posthouse.store.base import (
 )
 from posthouse.store.sqlite import schema
 from posthouse.store.sqlite.blobs import INLINE_MAX, BlobFiles, new_blob_id, valid_blob_id
+from posthouse.store.sqlite.index import SummaryIndex, compute_summary, insert_summary
 from posthouse.store.sqlite.values import (
     INBOX,
     SEEN,
@@ -78,6 +79,7 @@ from posthouse.store.sqlite.values import (
     to_us,
     to_us_tz,
 )
+from posthouse.store.sqlite.web_sessions import WebSessions
 from posthouse.store.sqlite.writer import WriteOp, Writer
 
 T = TypeVar("T")
@@ -575,6 +577,7 @@ def _tx_accept(
     outbound: tuple[str, str, list[tuple[str, str]]] | None,
     date: tuple[int, int],
     meta: str | None,
+    summary: tuple[Any, ...] | None = None,
 ) -> AcceptResult:
     owners = _owners(conn, (mailbox_id for mailbox_id, _ in local))
     additions: Counter[int] = Counter()
@@ -585,6 +588,8 @@ def _tx_accept(
         "INSERT INTO blobs (id, size, external, data) VALUES (?, ?, ?, ?)",
         (blob_id, size, int(inline is None), inline),
     )
+    if summary is not None:
+        insert_summary(conn, blob_id, summary)
     records: list[MessageRecord] = []
     for mailbox_id, flags in local:
         uid, modseq = _allocate(conn, mailbox_id, 1)
@@ -761,7 +766,7 @@ def _connect(database: Path, busy_timeout: float, *, write: bool) -> sqlite3.Con
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(SummaryIndex, WebSessions):
     """The `Store` on one SQLite database file plus a directory of blob files.
 
     Several `SQLiteStore`s (in one or several processes) may open the same files:
@@ -801,6 +806,8 @@ class SQLiteStore:
             # A reader on the loop thread must not wait long: a few seconds covers
             # another process recovering the WAL after a crash.
             store._reader = _connect(database, min(busy_timeout, 5.0), write=False)
+            # Messages stored before schema version 2 get their summaries now.
+            await store.backfill_summaries()
         except BaseException:
             await store.close()
             raise
@@ -1178,6 +1185,7 @@ class SQLiteStore:
         deliveries = [(d.mailbox_id, flags_text(normalize_flags(d.flags).values())) for d in local]
         date = to_us_tz(internal_date) if internal_date is not None else (_now_us(), 0)
         meta_text = None if meta is None else _json(meta)
+        summary = await compute_summary(raw) if local else None
         return await self._store_blob(
             raw,
             lambda blob_id, inline: functools.partial(
@@ -1189,6 +1197,7 @@ class SQLiteStore:
                 outbound=envelope,
                 date=date,
                 meta=meta_text,
+                summary=summary,
             ),
         )
 
@@ -1201,6 +1210,7 @@ class SQLiteStore:
     ) -> MessageRecord:
         date = to_us_tz(internal_date) if internal_date is not None else (_now_us(), 0)
         deliveries = [(mailbox_id, flags_text(normalize_flags(flags).values()))]
+        summary = await compute_summary(raw)
         result = await self._store_blob(
             raw,
             lambda blob_id, inline: functools.partial(
@@ -1212,6 +1222,7 @@ class SQLiteStore:
                 outbound=None,
                 date=date,
                 meta=None,
+                summary=summary,
             ),
         )
         return result.messages[0]

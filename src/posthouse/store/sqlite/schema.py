@@ -201,8 +201,62 @@ def _to_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 2: what webmail reads.  One summary per blob (copies and moves share it)
+# for listing, sorting and threading without parsing messages; an FTS5 index of
+# sender, recipients, subject and text keyed by the summary's rowid; and browser
+# sessions.  Summaries are written with the blob (accept/append); blobs stored
+# before version 2 are summarised after the migration (SQLiteStore.open), since
+# large blobs live in files the migration cannot read.
+_V2 = """
+CREATE TABLE summaries (
+    blob_id        TEXT PRIMARY KEY,
+    from_name      TEXT NOT NULL,
+    from_addr      TEXT NOT NULL,
+    to_addrs       TEXT NOT NULL,  -- JSON list of lower-case addr-specs (To and Cc)
+    to_text        TEXT NOT NULL,
+    subject        TEXT NOT NULL,
+    date           INTEGER NOT NULL,  -- Date: header, microseconds; 0 when absent
+    message_id     TEXT NOT NULL,
+    in_reply_to    TEXT NOT NULL,
+    refs           TEXT NOT NULL,  -- References, space-separated
+    thread_key     TEXT NOT NULL,
+    has_attachment INTEGER NOT NULL,
+    preview        TEXT NOT NULL
+);
+CREATE INDEX summaries_thread ON summaries(thread_key);
+
+CREATE VIRTUAL TABLE message_text USING fts5(
+    sender, recipients, subject, body, tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER blobs_removed_summary AFTER DELETE ON blobs BEGIN
+    DELETE FROM summaries WHERE blob_id = OLD.id;
+END;
+
+CREATE TRIGGER summaries_removed AFTER DELETE ON summaries BEGIN
+    DELETE FROM message_text WHERE rowid = OLD.rowid;
+END;
+
+CREATE TABLE web_sessions (
+    id        TEXT PRIMARY KEY,  -- SHA-256 of the cookie's token, never the token
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf      TEXT NOT NULL,
+    remote_ip TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    expires   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX web_sessions_user ON web_sessions(user_id);
+"""
+
+
+def _to_v2(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V2):
+        conn.execute(statement)
+
+
 # MIGRATIONS[i] turns a version-i database into version i+1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,297 @@
+"""Message summaries and the FTS5 index (schema version 2): list, sort, thread, search.
+
+`SummaryIndex` is mixed into `SQLiteStore`; it uses the store's read connection
+(`_rows`, `_row`) and its writer (`_write`).  The transaction body that stores a
+summary, `insert_summary`, is called from the accept transaction so a message and
+its summary are committed together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from posthouse.store.base import MessageSummary, SortKey, SpecialUse, SummaryPage
+from posthouse.store.sqlite.values import SEEN, from_us, from_us_tz, parse_flags
+from posthouse.store.summary import Summary, summarize_safely
+
+# Summaries of messages larger than this are computed off the event loop.
+_INLINE_SUMMARY_MAX = 256 * 1024
+_BACKFILL_BATCH = 200
+
+_COLS = (
+    "m.id, m.mailbox_id, m.uid, m.modseq, m.flags, m.internal_date, m.internal_tz, m.size,"
+    " m.blob_id, s.from_name, s.from_addr, s.to_addrs, s.to_text, s.subject, s.date,"
+    " s.message_id, s.in_reply_to, s.refs, s.thread_key, s.has_attachment, s.preview"
+)
+_JOIN = "messages AS m LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
+_NOT_SEEN = f"instr(m.flags, ' {SEEN} ') = 0"
+_ORDER: dict[SortKey, str] = {
+    SortKey.ARRIVAL: "m.uid",
+    SortKey.DATE: "CASE WHEN s.date > 0 THEN s.date ELSE m.internal_date END",
+    SortKey.FROM: "lower(coalesce(nullif(s.from_name, ''), s.from_addr, ''))",
+    SortKey.SUBJECT: "lower(coalesce(s.subject, ''))",
+    SortKey.SIZE: "m.size",
+}
+_FIELD_PREFIX = {"from": "sender", "to": "recipients", "subject": "subject", "body": "body"}
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def summary_values(summary: Summary) -> tuple[Any, ...]:
+    """Column values of a summary row (after blob_id), then the FTS columns."""
+    return (
+        summary.from_name,
+        summary.from_addr,
+        json.dumps(list(summary.to_addrs)),
+        summary.to_text,
+        summary.subject,
+        summary.date,
+        summary.message_id,
+        summary.in_reply_to,
+        " ".join(summary.references),
+        summary.thread_key,
+        int(summary.has_attachment),
+        summary.preview,
+        f"{summary.from_name} {summary.from_addr}",
+        f"{summary.to_text} {' '.join(summary.to_addrs)}",
+        summary.subject,
+        summary.body_text,
+    )
+
+
+def insert_summary(conn: sqlite3.Connection, blob_id: str, values: tuple[Any, ...]) -> None:
+    """Store a blob's summary and index its text, once per blob."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO summaries (blob_id, from_name, from_addr, to_addrs, to_text,"
+        " subject, date, message_id, in_reply_to, refs, thread_key, has_attachment, preview)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (blob_id, *values[:12]),
+    )
+    if cur.rowcount:
+        conn.execute(
+            "INSERT INTO message_text (rowid, sender, recipients, subject, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (cur.lastrowid, *values[12:]),
+        )
+
+
+def _tx_add_summaries(conn: sqlite3.Connection, items: list[tuple[str, tuple[Any, ...]]]) -> int:
+    added = 0
+    for blob_id, values in items:
+        # The blob may have gone since it was read: never leave an orphan summary.
+        if conn.execute("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)).fetchone():
+            insert_summary(conn, blob_id, values)
+            added += 1
+    return added
+
+
+async def compute_summary(raw: bytes) -> tuple[Any, ...]:
+    if len(raw) > _INLINE_SUMMARY_MAX:
+        summary = await asyncio.to_thread(summarize_safely, raw)
+    else:
+        summary = summarize_safely(raw)
+    return summary_values(summary)
+
+
+def _summary(row: Sequence[Any], thread_size: int = 1) -> MessageSummary:
+    from posthouse.store.base import MessageRecord
+
+    record = MessageRecord(
+        id=row[0],
+        mailbox_id=row[1],
+        uid=row[2],
+        modseq=row[3],
+        flags=parse_flags(row[4]),
+        internal_date=from_us_tz(row[5], row[6]),
+        size=row[7],
+        blob_id=row[8],
+    )
+    if row[9] is None:  # no summary (yet): the record alone
+        return MessageSummary(record, "", "", (), "", "", None, "", "", (), "", False, "", 1)
+    return MessageSummary(
+        record=record,
+        from_name=row[9],
+        from_addr=row[10],
+        to_addrs=tuple(json.loads(row[11])),
+        to_text=row[12],
+        subject=row[13],
+        date=from_us(row[14]) if row[14] else None,
+        message_id=row[15],
+        in_reply_to=row[16],
+        references=tuple(row[17].split()),
+        thread_key=row[18],
+        has_attachment=bool(row[19]),
+        preview=row[20],
+        thread_size=thread_size,
+    )
+
+
+def fts_query(text: str) -> str | None:
+    """A user's search words as an FTS5 query: every word must match, as a prefix;
+    `from:`, `to:`, `subject:` and `body:` limit a word to one field.  Words are
+    quoted, so nothing the user types is read as FTS5 syntax."""
+    terms: list[str] = []
+    for token in text.split():
+        column = None
+        field, sep, rest = token.partition(":")
+        if sep and field.lower() in _FIELD_PREFIX:
+            column, token = _FIELD_PREFIX[field.lower()], rest
+        for word in _WORD.findall(token):
+            quoted = '"' + word.replace('"', '""') + '"*'
+            terms.append(f"{column} : {quoted}" if column else quoted)
+    return " AND ".join(terms) if terms else None
+
+
+class SummaryIndex:
+    """The MessageIndex methods of SQLiteStore."""
+
+    # Provided by SQLiteStore.
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _row(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        raise NotImplementedError
+
+    async def _write(self, fn: Any) -> Any:
+        raise NotImplementedError
+
+    async def read_message(self, blob_id: str) -> bytes:
+        raise NotImplementedError
+
+    async def list_summaries(
+        self,
+        mailbox_id: int,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: SortKey = SortKey.ARRIVAL,
+        descending: bool = True,
+        threads: bool = False,
+        unseen_only: bool = False,
+    ) -> SummaryPage:
+        offset, limit = max(0, int(offset)), max(0, int(limit))
+        direction = "DESC" if descending else "ASC"
+        where = "m.mailbox_id = ?" + (f" AND {_NOT_SEEN}" if unseen_only else "")
+        if threads:
+            key = "coalesce(nullif(s.thread_key, ''), 'uid:' || m.uid)"
+            grouped = f"SELECT {key} AS k, max(m.uid) AS last, count(*) AS n FROM {_JOIN}"
+            grouped += f" WHERE {where} GROUP BY k"
+            total_row = self._row(f"SELECT count(*) FROM ({grouped})", (mailbox_id,))
+            rows = self._rows(
+                f"WITH t AS ({grouped}) SELECT {_COLS}, t.n FROM t"
+                f" JOIN messages AS m ON m.mailbox_id = ? AND m.uid = t.last"
+                " LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
+                f" ORDER BY t.last {direction} LIMIT ? OFFSET ?",
+                (mailbox_id, mailbox_id, limit, offset),
+            )
+            items = tuple(_summary(row[:-1], row[-1]) for row in rows)
+        else:
+            total_row = self._row(f"SELECT count(*) FROM {_JOIN} WHERE {where}", (mailbox_id,))
+            order = _ORDER[SortKey(sort)]
+            tiebreak = "" if sort is SortKey.ARRIVAL else f", m.uid {direction}"
+            rows = self._rows(
+                f"SELECT {_COLS} FROM {_JOIN} WHERE {where}"
+                f" ORDER BY {order} {direction}{tiebreak} LIMIT ? OFFSET ?",
+                (mailbox_id, limit, offset),
+            )
+            items = tuple(_summary(row) for row in rows)
+        total = int(total_row[0]) if total_row else 0
+        return SummaryPage(total=total, items=items)
+
+    async def get_summary(self, mailbox_id: int, uid: int) -> MessageSummary | None:
+        row = self._row(
+            f"SELECT {_COLS} FROM {_JOIN} WHERE m.mailbox_id = ? AND m.uid = ?", (mailbox_id, uid)
+        )
+        return None if row is None else _summary(row)
+
+    async def thread(self, user_id: int, thread_key: str) -> list[MessageSummary]:
+        if not thread_key:
+            return []
+        rows = self._rows(
+            f"SELECT {_COLS} FROM summaries AS s JOIN messages AS m ON m.blob_id = s.blob_id"
+            " JOIN mailboxes AS b ON b.id = m.mailbox_id"
+            " WHERE s.thread_key = ? AND b.user_id = ?"
+            " ORDER BY CASE WHEN s.date > 0 THEN s.date ELSE m.internal_date END, m.id",
+            (thread_key, user_id),
+        )
+        return [_summary(row) for row in rows]
+
+    async def search_messages(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        mailbox_id: int | None = None,
+        limit: int = 100,
+    ) -> list[MessageSummary]:
+        match = fts_query(query)
+        if match is None:
+            return []
+        extra = "" if mailbox_id is None else " AND m.mailbox_id = ?"
+        params: tuple[Any, ...] = (match, user_id)
+        if mailbox_id is not None:
+            params += (mailbox_id,)
+        rows = self._rows(
+            f"SELECT {_COLS} FROM message_text AS f"
+            " JOIN summaries AS s ON s.rowid = f.rowid"
+            " JOIN messages AS m ON m.blob_id = s.blob_id"
+            " JOIN mailboxes AS b ON b.id = m.mailbox_id"
+            f" WHERE message_text MATCH ? AND b.user_id = ?{extra}"
+            " ORDER BY m.id DESC LIMIT ?",
+            (*params, max(0, int(limit))),
+        )
+        return [_summary(row) for row in rows]
+
+    async def mailbox_counts(self, user_id: int) -> dict[int, tuple[int, int]]:
+        rows = self._rows(
+            f"SELECT b.id, count(m.id), coalesce(sum({_NOT_SEEN}), 0)"
+            " FROM mailboxes AS b LEFT JOIN messages AS m ON m.mailbox_id = b.id"
+            " WHERE b.user_id = ? GROUP BY b.id",
+            (user_id,),
+        )
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    async def recent_recipients(self, user_id: int, prefix: str = "", limit: int = 10) -> list[str]:
+        escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._rows(
+            "SELECT j.value, count(*) AS c FROM mailboxes AS b"
+            " JOIN messages AS m ON m.mailbox_id = b.id"
+            " JOIN summaries AS s ON s.blob_id = m.blob_id, json_each(s.to_addrs) AS j"
+            " WHERE b.user_id = ? AND b.special_use = ? AND j.value LIKE ? ESCAPE '\\'"
+            " GROUP BY j.value ORDER BY c DESC, j.value LIMIT ?",
+            (user_id, str(SpecialUse.SENT), escaped + "%", max(0, int(limit))),
+        )
+        return [str(row[0]) for row in rows]
+
+    async def backfill_summaries(self) -> int:
+        """Summarise blobs stored before schema version 2; returns how many."""
+        done = 0
+        tried: set[str] = set()
+        while True:
+            ids = [
+                row[0]
+                for row in self._rows(
+                    "SELECT b.id FROM blobs AS b"
+                    " WHERE NOT EXISTS (SELECT 1 FROM summaries AS s WHERE s.blob_id = b.id)"
+                    " AND EXISTS (SELECT 1 FROM messages AS m WHERE m.blob_id = b.id)"
+                    " LIMIT ?",
+                    (_BACKFILL_BATCH,),
+                )
+                if row[0] not in tried
+            ]
+            if not ids:
+                return done
+            tried.update(ids)
+            items: list[tuple[str, tuple[Any, ...]]] = []
+            for blob_id in ids:
+                try:
+                    raw = await self.read_message(blob_id)
+                except Exception:
+                    continue  # gone meanwhile
+                items.append((blob_id, await compute_summary(raw)))
+            done += await self._write(functools.partial(_tx_add_summaries, items=items))

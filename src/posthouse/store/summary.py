@@ -1,0 +1,160 @@
+"""What a message list, a thread view and a full-text search need from a message,
+computed once when the message is stored: a few header fields, a thread key, whether
+it has attachments, and its text for the FTS5 index.
+
+Pure functions over the raw bytes (stdlib `email`, policy.default); the store keeps
+one summary per blob, so copies and moves share it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+# Text kept for searching: enough for any real letter, bounded for giant messages.
+MAX_INDEXED_TEXT = 256 * 1024
+PREVIEW_LENGTH = 160
+_MSGID = re.compile(r"<[^<>\s]+>")
+_TAGS = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    from_name: str
+    from_addr: str
+    to_addrs: tuple[str, ...]  # To and Cc addr-specs, lower-case
+    to_text: str  # To and Cc as displayed
+    subject: str
+    date: int  # microseconds since the epoch; 0 when absent or unreadable
+    message_id: str  # "<...>" or ""
+    in_reply_to: str
+    references: tuple[str, ...]
+    thread_key: str  # the first message-id of the conversation
+    has_attachment: bool
+    preview: str
+    body_text: str  # for the full-text index
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # a header the parser cannot model: keep it raw
+        raw = msg.get_all(name, failobj=[])
+        value = raw[0] if raw else None
+    if value is None:
+        return ""
+    return _SPACE.sub(" ", str(value)).strip()
+
+
+def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    try:
+        header = msg.get(name)
+        if header is None:
+            return pairs
+        for a in getattr(header, "addresses", ()):
+            spec = f"{a.username}@{a.domain}" if a.domain else a.username
+            pairs.append((str(a.display_name or ""), spec.lower()))
+    except Exception:
+        return pairs
+    return pairs
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """Every `<id>` of a References / In-Reply-To value (RFC 5322 §3.6.4)."""
+    return tuple(_MSGID.findall(value))
+
+
+def _date(msg: EmailMessage) -> int:
+    value = _header(msg, "date")
+    if not value:
+        return 0
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return 0
+    if parsed is None:
+        return 0
+    try:
+        return int(parsed.timestamp() * 1_000_000)
+    except (OverflowError, ValueError, OSError):
+        return 0
+
+
+def _part_text(part: Any) -> str:
+    try:
+        content = part.get_content()
+    except Exception:
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    return content if isinstance(content, str) else ""
+
+
+def text_and_attachments(msg: EmailMessage) -> tuple[str, bool]:
+    """The readable text of a message (plain parts, else HTML stripped of tags) and
+    whether any part is an attachment."""
+    plain: list[str] = []
+    html: list[str] = []
+    has_attachment = False
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        ctype = part.get_content_type()
+        if disposition == "attachment" or (
+            disposition != "inline" and part.get_filename() and not ctype.startswith("text/")
+        ):
+            has_attachment = True
+            continue
+        if ctype == "text/plain":
+            plain.append(_part_text(part))
+        elif ctype == "text/html":
+            html.append(_part_text(part))
+    text = "\n".join(plain) if plain else _TAGS.sub(" ", "\n".join(html))
+    return text[:MAX_INDEXED_TEXT], has_attachment
+
+
+def summarize(raw: bytes) -> Summary:
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    sender = _addresses(msg, "from")
+    recipients = _addresses(msg, "to") + _addresses(msg, "cc")
+    to_text = ", ".join(name or addr for name, addr in recipients)
+    message_id = next(iter(message_ids(_header(msg, "message-id"))), "")
+    in_reply_to = next(iter(message_ids(_header(msg, "in-reply-to"))), "")
+    references = message_ids(_header(msg, "references"))
+    # The root of the conversation: the first of References (RFC 5322 §3.6.4 keeps
+    # the original first), else the parent, else the message itself.
+    thread_key = references[0] if references else in_reply_to or message_id
+    body, has_attachment = text_and_attachments(msg)
+    preview = _SPACE.sub(" ", body).strip()[:PREVIEW_LENGTH]
+    return Summary(
+        from_name=sender[0][0] if sender else "",
+        from_addr=sender[0][1] if sender else "",
+        to_addrs=tuple(dict.fromkeys(addr for _, addr in recipients)),
+        to_text=to_text,
+        subject=_header(msg, "subject"),
+        date=_date(msg),
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        thread_key=thread_key,
+        has_attachment=has_attachment,
+        preview=preview,
+        body_text=body,
+    )
+
+
+def summarize_safely(raw: bytes) -> Summary:
+    """`summarize`, or an empty summary for bytes the parser chokes on: storing a
+    message must never fail because its headers are odd."""
+    try:
+        return summarize(raw)
+    except Exception:
+        return Summary("", "", (), "", "", 0, "", "", (), "", False, "", "")

@@ -1,0 +1,182 @@
+"""Conformance: message summaries, threads, full-text search (MessageIndex)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from posthouse.store.base import FlagMode, Mailbox, SortKey, SpecialUse, Store, User
+from posthouse.store.sqlite.backend import SQLiteStore
+from posthouse.store.sqlite.index import fts_query
+from posthouse.store.summary import summarize
+
+
+def mail(
+    subject: str,
+    *,
+    sender: str = "Bob <bob@example.net>",
+    to: str = "alice@example.org",
+    msgid: str = "",
+    refs: str = "",
+    date: str = "Mon, 02 Mar 2026 10:00:00 +0000",
+    body: str = "hello",
+) -> bytes:
+    lines = [f"From: {sender}", f"To: {to}", f"Subject: {subject}", f"Date: {date}"]
+    if msgid:
+        lines.append(f"Message-ID: {msgid}")
+    if refs:
+        lines += [f"In-Reply-To: {refs.split()[-1]}", f"References: {refs}"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body + "\r\n").encode()
+
+
+def test_summarize_fields() -> None:
+    raw = mail("Hi", msgid="<r@x>", refs="<a@x> <b@x>", to="Carol <c@x.org>, d@x.org")
+    s = summarize(raw)
+    assert (s.from_name, s.from_addr, s.subject) == ("Bob", "bob@example.net", "Hi")
+    assert s.to_addrs == ("c@x.org", "d@x.org")
+    assert (s.message_id, s.in_reply_to, s.thread_key) == ("<r@x>", "<b@x>", "<a@x>")
+    assert s.date > 0 and not s.has_attachment and s.preview == "hello"
+
+
+def test_summarize_attachment_and_html() -> None:
+    raw = (
+        b"From: a@x\r\nSubject: att\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/html\r\n\r\n<p>Visible <b>words</b></p>\r\n--b\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="x.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n"
+    )
+    s = summarize(raw)
+    assert s.has_attachment
+    assert "Visible" in s.body_text and "<p>" not in s.body_text
+
+
+def test_fts_query_quotes_everything() -> None:
+    assert fts_query('a" OR b NEAR(') == '"a"* AND "OR"* AND "b"* AND "NEAR"*'
+    assert fts_query("from:bob hi") == 'sender : "bob"* AND "hi"*'
+    assert fts_query("  ") is None
+
+
+async def test_list_sort_and_page(store: Store, inbox: Mailbox) -> None:
+    samples = (("b", "zed", "Tue, 03"), ("a", "amy", "Sun, 01"), ("c", "max", "Mon, 02"))
+    for subject, sender, day in samples:
+        date = f"{day} Mar 2026 1:00:00 +0000"
+        await store.append(inbox.id, mail(f"{subject}-subject", sender=f"{sender}@x", date=date))
+    page = await store.list_summaries(inbox.id, limit=2)
+    assert page.total == 3
+    assert [m.subject for m in page.items] == ["c-subject", "a-subject"]
+    page = await store.list_summaries(inbox.id, offset=2, limit=2)
+    assert [m.subject for m in page.items] == ["b-subject"]
+    by_date = await store.list_summaries(inbox.id, sort=SortKey.DATE, descending=False)
+    assert [m.subject for m in by_date.items] == ["a-subject", "c-subject", "b-subject"]
+    by_from = await store.list_summaries(inbox.id, sort=SortKey.FROM, descending=False)
+    assert [m.from_addr for m in by_from.items] == ["amy@x", "max@x", "zed@x"]
+    by_subject = await store.list_summaries(inbox.id, sort=SortKey.SUBJECT, descending=True)
+    assert by_subject.items[0].subject == "c-subject"
+    await store.store_flags(inbox.id, [1, 2], ["\\Seen"], FlagMode.ADD)
+    unseen = await store.list_summaries(inbox.id, unseen_only=True)
+    assert unseen.total == 1 and unseen.items[0].record.uid == 3
+
+
+async def test_threads(store: Store, user: User, inbox: Mailbox) -> None:
+    await store.append(inbox.id, mail("topic", msgid="<1@x>"))
+    await store.append(inbox.id, mail("other", msgid="<9@x>"))
+    await store.append(inbox.id, mail("Re: topic", msgid="<2@x>", refs="<1@x>"))
+    sent = await store.mailbox_by_role(user.id, SpecialUse.SENT)
+    assert sent is not None
+    await store.append(sent.id, mail("Re: topic", msgid="<3@x>", refs="<1@x> <2@x>"))
+    page = await store.list_summaries(inbox.id, threads=True)
+    assert page.total == 2
+    assert [(m.subject, m.thread_size) for m in page.items] == [("Re: topic", 2), ("other", 1)]
+    thread = await store.thread(user.id, "<1@x>")
+    assert [m.message_id for m in thread] == ["<1@x>", "<2@x>", "<3@x>"]
+    assert await store.thread(user.id + 1, "<1@x>") == []
+
+
+async def test_search_is_per_user_and_follows_copies(
+    store: Store, user: User, inbox: Mailbox
+) -> None:
+    other = await store.add_user("mallory@example.org", "hash")
+    other_inbox = await store.get_mailbox(other.id, "INBOX")
+    assert other_inbox is not None
+    await store.append(inbox.id, mail("Quarterly report", body="numbers for the board"))
+    await store.append(other_inbox.id, mail("Quarterly secrets", body="numbers"))
+    found = await store.search_messages(user.id, "quarter")
+    assert [m.subject for m in found] == ["Quarterly report"]
+    assert [m.subject for m in await store.search_messages(user.id, "board numb")] == [
+        "Quarterly report"
+    ]
+    assert await store.search_messages(user.id, "subject:board") == []
+    assert len(await store.search_messages(user.id, "from:bob")) == 1
+    archive = await store.create_mailbox(user.id, "Archive")
+    await store.move(inbox.id, [1], archive.id)
+    found = await store.search_messages(user.id, "quarterly")
+    assert [(m.record.mailbox_id, m.subject) for m in found] == [(archive.id, "Quarterly report")]
+    assert await store.search_messages(user.id, "quarterly", mailbox_id=inbox.id) == []
+    await store.expunge(archive.id, [1])
+    assert await store.search_messages(user.id, "quarterly") == []
+
+
+async def test_accept_summarises(store: Store, user: User, inbox: Mailbox) -> None:
+    from posthouse.store.base import LocalDelivery
+
+    result = await store.accept(mail("delivered", body="unique-token"), [LocalDelivery(inbox.id)])
+    summary = await store.get_summary(inbox.id, result.messages[0].uid)
+    assert summary is not None and summary.subject == "delivered"
+    assert len(await store.search_messages(user.id, "unique")) == 1
+
+
+async def test_counts_and_recipients(store: Store, user: User, inbox: Mailbox) -> None:
+    await store.append(inbox.id, mail("one"))
+    await store.append(inbox.id, mail("two"), flags=["\\Seen"])
+    counts = await store.mailbox_counts(user.id)
+    assert counts[inbox.id] == (2, 1)
+    assert len(counts) == len(await store.list_mailboxes(user.id))
+    sent = await store.mailbox_by_role(user.id, SpecialUse.SENT)
+    assert sent is not None
+    await store.append(sent.id, mail("a", to="carol@x.org, dave@x.org"))
+    await store.append(sent.id, mail("b", to="carol@x.org"))
+    assert await store.recent_recipients(user.id) == ["carol@x.org", "dave@x.org"]
+    assert await store.recent_recipients(user.id, "da") == ["dave@x.org"]
+    assert await store.recent_recipients(user.id, "%") == []
+
+
+async def test_unparseable_message_still_stored(store: Store, inbox: Mailbox) -> None:
+    record = await store.append(inbox.id, b"\x00\xff garbage without header\r\n")
+    summary = await store.get_summary(inbox.id, record.uid)
+    assert summary is not None and summary.record.uid == record.uid
+
+
+async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
+    """A version-1 database gets summaries for the messages it already holds."""
+    db, blobs = tmp_path / "p.sqlite", tmp_path / "blobs"
+    store = await SQLiteStore.open(db, blobs)
+    await store.add_domain("example.org")
+    user = await store.add_user("alice@example.org", "hash")
+    inbox = await store.get_mailbox(user.id, "INBOX")
+    assert inbox is not None
+    await store.append(inbox.id, mail("old mail", body="searchable"))
+    big = mail("big one", body="needle " + "x" * 300_000)
+    await store.append(inbox.id, big)
+    await store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM summaries")
+    for statement in (
+        "DROP TRIGGER blobs_removed_summary",
+        "DROP TRIGGER summaries_removed",
+        "DROP TABLE message_text",
+        "DROP TABLE summaries",
+        "DROP TABLE web_sessions",
+        "PRAGMA user_version = 1",
+    ):
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    store = await SQLiteStore.open(db, blobs)
+    try:
+        assert [m.subject for m in await store.search_messages(user.id, "searchable")] == [
+            "old mail"
+        ]
+        assert [m.subject for m in await store.search_messages(user.id, "needle")] == ["big one"]
+    finally:
+        await store.close()
