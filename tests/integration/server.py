@@ -58,10 +58,11 @@ class MailServer:
         teaching: bool = False,
         workers: int = 1,
         pop3: dict[str, int | float] | None = None,
+        imap: dict[str, int | float] | None = None,
         **smtp: int | float,
     ) -> MailServer:
-        """A fresh instance with alice and bob.  `smtp` and `pop3` override settings of
-        the [smtp] and [pop3] tables (e.g. idle_timeout=2)."""
+        """A fresh instance with alice and bob.  `smtp`, `pop3` and `imap` override
+        settings of the [smtp], [pop3] and [imap] tables (e.g. idle_timeout=2)."""
         posthouse(
             directory,
             "init",
@@ -72,7 +73,7 @@ class MailServer:
             stdin=ADMIN[1] + "\n",
         )
         server = cls(directory)
-        for name in ("smtp", "submission", "submissions", "pop3", "pop3s"):
+        for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
             server.ports[name] = free_port()
         text = (directory / "posthouse.toml").read_text()
         for name, port in server.ports.items():
@@ -86,6 +87,7 @@ class MailServer:
         text = text.replace("\nworkers = 1\n", f"\nworkers = {workers}\n")
         text = _set_table(text, "smtp", smtp)
         text = _set_table(text, "pop3", pop3 or {})
+        text = _set_table(text, "imap", imap or {})
         (directory / "posthouse.toml").write_text(text)
         for address, password in USERS.items():
             posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")

@@ -18,6 +18,8 @@ from posthouse.config import Config
 from posthouse.config import Listener as ListenerConfig
 from posthouse.proto.smtp.reply import Reply
 from posthouse.server.context import ServerContext
+from posthouse.server.imap import OVERLOAD_REPLY as IMAP_OVERLOAD_REPLY
+from posthouse.server.imap import serve_imap, watcher_for
 from posthouse.server.listener import Connection, Listener
 from posthouse.server.pop3 import OVERLOAD_REPLY as POP3_OVERLOAD_REPLY
 from posthouse.server.pop3 import serve_pop3
@@ -44,15 +46,24 @@ def _pop3_handler(ctx: ServerContext, lc: ListenerConfig) -> Callable[[Connectio
     return handle
 
 
+def _imap_handler(ctx: ServerContext, lc: ListenerConfig) -> Callable[[Connection], object]:
+    async def handle(conn: Connection) -> None:
+        await serve_imap(ctx, lc, conn)
+
+    return handle
+
+
 PROTOCOL_HANDLERS = {
     "smtp": _smtp_handler,
     "submission": _smtp_handler,
     "pop3": _pop3_handler,
+    "imap": _imap_handler,
 }
 OVERLOAD_REPLIES = {
     "smtp": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
     "submission": Reply.of(421, "4.3.2", "Too many connections, try again later").to_bytes(),
     "pop3": POP3_OVERLOAD_REPLY,
+    "imap": IMAP_OVERLOAD_REPLY,
 }
 
 
@@ -70,6 +81,7 @@ class RunningServer:
         for li in self.listeners:
             li.stop_accepting()
         await asyncio.gather(*(li.wait_sessions(grace) for li in self.listeners))
+        await watcher_for(self.ctx).close()
         await self.ctx.store.close()
 
 

@@ -1,0 +1,57 @@
+"""One posthouse server per IMAP test module, and imaplib connections to it."""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server import USERS, MailServer
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+
+@pytest.fixture(scope="module")
+def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+    directory: Path = tmp_path_factory.mktemp("imap")
+    server = MailServer.create(directory / "instance").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def login(imap_server: MailServer) -> Iterator[Callable[..., imaplib.IMAP4]]:
+    """login(user=ALICE) -> a logged-in imaplib client (plaintext on loopback)."""
+    clients: list[imaplib.IMAP4] = []
+
+    def make(user: str = ALICE) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", imap_server.ports["imap"], timeout=30)
+        client.login(user, USERS[user])
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        try:
+            client.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def deliver(server: MailServer, to: str, subject: str | None = None, body: str = "hello") -> str:
+    """Send one message over SMTP (port 2525 role); returns its unique subject."""
+    subject = subject or f"test {uuid.uuid4().hex[:12]}"
+    message = (
+        f"From: Sender <sender@remote.test>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@remote.test>\r\n\r\n{body}\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as smtp:
+        smtp.sendmail("sender@remote.test", [to], message.encode())
+    return subject
