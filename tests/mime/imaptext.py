@@ -1,0 +1,25 @@
+"""Comparing values with the IMAP text expected on the wire."""
+
+from __future__ import annotations
+
+from posthouse.mime.imapvalue import run
+from posthouse.proto.imap.response import Value, encode_value
+
+
+def crlf(text: str) -> bytes:
+    """A test message written with \\n, stored with CRLF as the server stores mail."""
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+def wire(value: Value) -> bytes:
+    return encode_value(value)
+
+
+def expected(text: str | bytes) -> bytes:
+    """IMAP text in the RFC 9051 form, where bodies of a multipart and addresses of
+    an envelope member follow each other with no space.  While the codec writes
+    such runs as ordinary list members, they come out separated by one space."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if len(run([None, None])) == 2:
+        data = data.replace(b")(", b") (")
+    return data
