@@ -13,9 +13,11 @@ _NOT_BASE64 = bytes(b for b in range(256) if b not in _BASE64_ALPHABET)
 
 
 def decode_base64(data: bytes) -> bytes:
-    """Base64 that never fails: characters outside the alphabet are dropped (RFC 2045
-    §6.8 says to ignore them) and a truncated final group keeps what it holds."""
-    clean = data.translate(None, _NOT_BASE64)
+    """Base64 that never fails: characters outside the alphabet are dropped and the
+    first "=" ends the data (RFC 2045 §6.8 allows both); a truncated final group
+    keeps what it holds."""
+    end = data.find(b"=")
+    clean = (data if end < 0 else data[:end]).translate(None, _NOT_BASE64)
     extra = len(clean) % 4
     if extra == 1:  # a lone sixth of a byte carries nothing
         clean = clean[:-1]

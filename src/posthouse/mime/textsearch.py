@@ -17,7 +17,6 @@ from email.utils import getaddresses
 from urllib.parse import unquote_to_bytes
 
 from posthouse.mime.encoded_words import decode_bytes, decode_transfer, decode_words
-from posthouse.mime.headers import split_message
 
 _MAX_PARSED = 65536  # longer address fields are searched as text only
 MAX_DEPTH = 32  # nested multiparts and messages deeper than this are not searched
@@ -29,6 +28,21 @@ _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _TYPE = re.compile(r"[^\s;(]*")
 _TAG = re.compile(r"<[^<>]*>")
+# RFC 5322 §2.1: the header ends at the first empty line (bare LF tolerated)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def split_entity(entity: bytes) -> tuple[bytes, bytes]:
+    """(header block with its last line break, body after the empty line); an entity
+    with no empty line is all header, one starting with an empty line all body."""
+    if entity.startswith(b"\n"):
+        return b"", entity[1:]
+    if entity.startswith(b"\r\n"):
+        return b"", entity[2:]
+    m = _BLANK_LINE.search(entity)
+    if m is None:
+        return entity, b""
+    return entity[: m.start() + 1], entity[m.end() :]
 
 
 def _unfold(value: bytes) -> bytes:
@@ -116,7 +130,7 @@ def _entity_texts(
     entity: bytes, default_type: str, with_headers: bool, depth: int, out: list[str]
 ) -> None:
     """Append the searchable texts of one MIME entity and its children to `out`."""
-    header, body = split_message(entity)
+    header, body = split_entity(entity)
     if with_headers and header:
         out.append(header_text(header))
     lowered = b"\n" + header.lower()
@@ -162,7 +176,7 @@ class MessageText:
 
     def _raw_fields(self, name: str) -> list[bytes]:
         if self._header is None:
-            self._header = split_message(self._raw)[0]
+            self._header = split_entity(self._raw)[0]
             self._lowered = b"\n" + self._header.lower()
         if not name.isascii():
             return []
