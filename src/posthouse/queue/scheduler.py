@@ -1,0 +1,411 @@
+"""The delivery scheduler: takes due entries from the queue, splits each by recipient
+domain into jobs, runs the jobs over per-destination lanes of reused connections, and
+writes the outcome back once every job of an entry is done.
+
+Crash safety is at-least-once: a recipient is marked delivered only after the peer's
+250, so a crash between the two repeats that delivery (RFC 5321 §6.1 accepts the
+duplicate), and a DSN is stored before its recipients are marked failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from posthouse.config import Config
+from posthouse.queue.bounce import send_bounce
+from posthouse.queue.connection import OutboundConnection
+from posthouse.queue.dial import DialError, DialOptions, dial
+from posthouse.queue.results import Outcome, RecipientResult, local_result
+from posthouse.queue.routes import Route, RouteError, find_route
+from posthouse.queue.schedule import expired, next_attempt
+from posthouse.queue.transaction import Envelope, Recipient, send_transaction, strip_return_path
+from posthouse.resolver import Resolver
+from posthouse.store.base import NotFound, QueueEntry, RecipientState, Store
+
+log = logging.getLogger("posthouse.queue")
+
+MAX_IN_FLIGHT = 400  # queue entries being worked on at once
+ROUTE_TTL = 60.0  # seconds a route (MX answer) is reused
+IDLE_REUSE = 2.0  # seconds an idle connection waits for the next job
+MAX_REUSE = 1000  # transactions per connection
+
+Signer = Callable[[QueueEntry, bytes], bytes]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def recipient_domain(address: str) -> str:
+    """The domain to route: lower case, A-label (RFC 5890) when it can be encoded."""
+    domain = address.rpartition("@")[2].strip().lower()
+    if domain.isascii() or domain.startswith("["):
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+@dataclass
+class _Attempt:
+    entry: QueueEntry
+    content: bytes = b""
+    jobs_left: int = 0
+    results: list[RecipientResult] = field(default_factory=list)
+    interrupted: bool = False  # a job was dropped because we are stopping
+
+
+@dataclass
+class _Job:
+    attempt: _Attempt
+    domain: str
+    recipients: tuple[Recipient, ...]
+
+
+@dataclass
+class _Lane:
+    """Everything waiting for one destination (a route key)."""
+
+    route: Route
+    jobs: deque[_Job] = field(default_factory=deque)
+    workers: int = 0
+    idle: int = 0
+    ready: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class DeliveryScheduler:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        resolver: Resolver,
+        *,
+        signer: Signer | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.config = config
+        self.settings = config.relay
+        self.store = store
+        self.resolver = resolver
+        self.signer = signer
+        self.clock = clock
+        self.options = DialOptions(
+            helo_name=self.settings.helo_name or config.hostname, settings=self.settings
+        )
+        self._in_flight: dict[int, _Attempt] = {}
+        self._lanes: dict[str, _Lane] = {}
+        self._routes: dict[str, tuple[float, Route | RouteError]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()  # set whenever nothing is in flight
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # --- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._poll_loop(), name="queue-poll")
+
+    def wake(self) -> None:
+        """Look at the queue now (new mail, `posthouse queue flush`)."""
+        self._wakeup.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish the transactions in progress (up to `grace` seconds), leave the rest
+        in the queue, due at once."""
+        self._stopping = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for lane in self._lanes.values():
+            while lane.jobs:
+                self._drop(lane.jobs.popleft())
+            async with lane.ready:
+                lane.ready.notify_all()
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+
+    async def run_once(self) -> None:
+        """Deliver everything due now and wait until those attempts are finished
+        (tests, `posthouse queue flush --now`)."""
+        await self._admit()
+        if self._in_flight:
+            self._drained.clear()
+            await self._drained.wait()
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("queue: task %s failed", task.get_name(), exc_info=task.exception())
+
+    # --- taking work from the queue ----------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while not self._stopping:
+            full = False
+            try:
+                full = await self._admit()
+            except Exception:
+                log.exception("queue: reading due entries failed")
+            self._wakeup.clear()
+            if full and len(self._in_flight) >= MAX_IN_FLIGHT // 2:
+                await self._wakeup.wait()  # set when the number in flight drops
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self.settings.poll_interval)
+
+    async def _admit(self) -> bool:
+        """Start attempts for due entries not already in flight; True when more may be due."""
+        capacity = MAX_IN_FLIGHT - len(self._in_flight)
+        if capacity <= 0:
+            return True
+        limit = len(self._in_flight) + capacity
+        entries = await self.store.due_queue_entries(self.clock(), limit=limit)
+        for entry in entries:
+            if entry.id not in self._in_flight and len(self._in_flight) < MAX_IN_FLIGHT:
+                attempt = _Attempt(entry)
+                self._in_flight[entry.id] = attempt
+                self._spawn(self._begin(attempt), f"queue-{entry.id}")
+        return len(entries) >= limit
+
+    async def _begin(self, attempt: _Attempt) -> None:
+        entry = attempt.entry
+        try:
+            raw = strip_return_path(await self.store.read_message(entry.blob_id))
+            # Signed before the first attempt; signing is deterministic for one entry
+            # (its creation time is the signature's timestamp), so every retry carries
+            # the same signature.
+            attempt.content = self.signer(entry, raw) if self.signer is not None else raw
+        except Exception:
+            log.exception("queue %d: reading the message failed", entry.id)
+            self._release(entry.id)
+            return
+        by_domain: dict[str, list[Recipient]] = {}
+        for r in entry.recipients:
+            if r.state is RecipientState.PENDING:
+                by_domain.setdefault(recipient_domain(r.address), []).append(
+                    Recipient(r.address, r.dsn)
+                )
+        attempt.jobs_left = len(by_domain)
+        if not by_domain:
+            self._release(entry.id)
+            return
+        for domain, recipients in by_domain.items():
+            job = _Job(attempt, domain, tuple(recipients))
+            try:
+                route = await self._route(domain)
+            except RouteError as e:
+                outcome = Outcome.FAILED if e.permanent else Outcome.DEFERRED
+                self._finish(
+                    job, [local_result(r.address, outcome, e.status, e.text) for r in recipients]
+                )
+                continue
+            self._enqueue(route, job)
+
+    async def _route(self, domain: str) -> Route:
+        now = asyncio.get_running_loop().time()
+        cached = self._routes.get(domain)
+        if cached is not None and cached[0] > now:
+            found = cached[1]
+        else:
+            try:
+                found = await find_route(domain, self.settings, self.resolver)
+            except RouteError as e:
+                found = e
+            if isinstance(found, Route) or found.permanent:
+                self._routes[domain] = (now + ROUTE_TTL, found)
+        if isinstance(found, RouteError):
+            raise found
+        return found
+
+    # --- lanes: connections per destination -----------------------------------------
+
+    def _enqueue(self, route: Route, job: _Job) -> None:
+        lane = self._lanes.get(route.key)
+        if lane is None:
+            lane = self._lanes[route.key] = _Lane(route)
+        lane.route = route
+        lane.jobs.append(job)
+        if lane.idle > 0:
+            self._spawn(self._notify(lane), "queue-notify")
+        elif lane.workers < self.settings.concurrency:
+            lane.workers += 1
+            self._spawn(self._lane_worker(lane), f"queue-lane-{route.key}")
+
+    async def _notify(self, lane: _Lane) -> None:
+        async with lane.ready:
+            lane.ready.notify()
+
+    async def _next_job(self, lane: _Lane, wait: bool) -> _Job | None:
+        if lane.jobs:
+            return lane.jobs.popleft()
+        if not wait or self._stopping:
+            return None
+        lane.idle += 1
+        try:
+            async with lane.ready:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        lane.ready.wait_for(lambda: bool(lane.jobs) or self._stopping),
+                        IDLE_REUSE,
+                    )
+        finally:
+            lane.idle -= 1
+        return lane.jobs.popleft() if lane.jobs and not self._stopping else None
+
+    async def _lane_worker(self, lane: _Lane) -> None:
+        conn: OutboundConnection | None = None
+        try:
+            while not self._stopping:
+                job = await self._next_job(lane, wait=conn is not None)
+                if job is None:
+                    break
+                if conn is None:
+                    try:
+                        conn = await dial(lane.route, self.resolver, self.options)
+                    except DialError as e:
+                        # The destination is unreachable: everything waiting for it
+                        # fails the same way now, without dialling again.
+                        self._unreachable(lane, job, e)
+                        break
+                result = await send_transaction(
+                    conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
+                )
+                self._finish(job, result.results)
+                if not result.reusable or conn.transactions >= MAX_REUSE:
+                    await conn.close(quit=result.reusable)
+                    conn = None
+        finally:
+            lane.workers -= 1
+            if conn is not None:
+                await conn.close()
+            if lane.jobs and not self._stopping and lane.workers == 0:
+                # Jobs arrived while this worker was leaving.
+                lane.workers += 1
+                self._spawn(self._lane_worker(lane), f"queue-lane-{lane.route.key}")
+
+    def _unreachable(self, lane: _Lane, job: _Job, error: DialError) -> None:
+        outcome = Outcome.FAILED if error.permanent else Outcome.DEFERRED
+        jobs = [job]
+        if lane.workers <= 1:
+            jobs += list(lane.jobs)
+            lane.jobs.clear()
+        for j in jobs:
+            self._finish(
+                j,
+                [local_result(r.address, outcome, error.status, error.text) for r in j.recipients],
+            )
+
+    def _envelope(self, job: _Job) -> Envelope:
+        entry = job.attempt.entry
+        return Envelope(entry.sender, job.recipients, dict(entry.params))
+
+    def _drop(self, job: _Job) -> None:
+        job.attempt.interrupted = True
+        self._finish(
+            job,
+            [
+                local_result(r.address, Outcome.DEFERRED, "4.3.2", "delivery interrupted: stopping")
+                for r in job.recipients
+            ],
+        )
+
+    # --- writing results back ---------------------------------------------------
+
+    def _finish(self, job: _Job, results: list[RecipientResult]) -> None:
+        attempt = job.attempt
+        attempt.results.extend(results)
+        for result in results:
+            log.info(
+                "queue %d: to=<%s> relay=%s status=%s (%s)",
+                attempt.entry.id,
+                result.address,
+                result.remote_mta or "none",
+                result.outcome.value,
+                result.diagnostic,
+            )
+        attempt.jobs_left -= 1
+        if attempt.jobs_left == 0:
+            self._spawn(self._conclude(attempt), f"queue-done-{attempt.entry.id}")
+
+    async def _conclude(self, attempt: _Attempt) -> None:
+        entry = attempt.entry
+        try:
+            await self._record(attempt)
+        except NotFound:
+            pass  # deleted meanwhile (`posthouse queue delete`)
+        except Exception:
+            log.exception("queue %d: recording the results failed", entry.id)
+        finally:
+            self._release(entry.id)
+
+    def _release(self, queue_id: int) -> None:
+        self._in_flight.pop(queue_id, None)
+        if len(self._in_flight) < MAX_IN_FLIGHT // 2:
+            self._wakeup.set()
+        if not self._in_flight:
+            self._drained.set()
+
+    async def _record(self, attempt: _Attempt) -> None:
+        entry = attempt.entry
+        now = self.clock()
+        delivered = [r for r in attempt.results if r.outcome is Outcome.DELIVERED]
+        failed = [r for r in attempt.results if r.outcome is Outcome.FAILED]
+        deferred = [r for r in attempt.results if r.outcome is Outcome.DEFERRED]
+        if deferred and not attempt.interrupted and expired(self.settings, entry.created, now):
+            # RFC 5321 §4.5.4.1: give up; the DSN carries the last temporary status.
+            failed += [
+                RecipientResult(
+                    r.address,
+                    Outcome.FAILED,
+                    r.status,
+                    f"delivery time expired; last error: {r.diagnostic}",
+                    r.remote_mta,
+                    r.smtp_reply,
+                )
+                for r in deferred
+            ]
+            deferred = []
+        if failed:
+            # Stored before the recipients are marked: a crash in between repeats the
+            # notification rather than losing it.
+            await send_bounce(self.store, self.config, entry, failed, now)
+        if not deferred:
+            await self.store.delete_queue_entry(entry.id)
+            return
+        states: dict[str, tuple[RecipientState, str | None]] = {}
+        for r in delivered:
+            states[r.address] = (RecipientState.DELIVERED, r.diagnostic)
+        for r in failed:
+            states[r.address] = (RecipientState.FAILED, r.diagnostic)
+        for r in deferred:
+            states[r.address] = (RecipientState.PENDING, r.diagnostic)
+        if attempt.interrupted:
+            when, attempts = now, entry.attempts
+        else:
+            attempts = entry.attempts + 1
+            when = next_attempt(self.settings, attempts, entry.created, now)
+        await self.store.update_queue_entry(
+            entry.id,
+            recipient_states=states,
+            next_attempt=when,
+            attempts=attempts,
+            last_error=deferred[0].diagnostic,
+        )
