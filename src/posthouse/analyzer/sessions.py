@@ -1,0 +1,140 @@
+"""From reassembled connections to dissected sessions: pick the protocol, feed both
+directions in capture order to its dissector, hand over to TLS after STARTTLS (or from
+the first byte), and to the tunnelled protocol after a SOCKS handshake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from posthouse.analyzer.detect import PORTS, Detected, detect, detect_bytes
+from posthouse.analyzer.dissector import Dissector
+from posthouse.analyzer.http import HttpDissector
+from posthouse.analyzer.imap import ImapDissector
+from posthouse.analyzer.model import CLIENT, SERVER, Session
+from posthouse.analyzer.pop3 import Pop3Dissector
+from posthouse.analyzer.smtp import SmtpDissector
+from posthouse.analyzer.socks import SocksDissector
+from posthouse.analyzer.tcp import Closed, Connection, Data, Direction, Gap, Overlap
+from posthouse.analyzer.tls_layer import TlsLayer
+
+DISSECTORS: dict[str, type[Dissector]] = {
+    "SMTP": SmtpDissector,
+    "POP3": Pop3Dissector,
+    "IMAP": ImapDissector,
+    "HTTP": HttpDissector,
+    "SOCKS": SocksDissector,
+}
+
+
+class _Opaque(Dissector):
+    """A protocol the analyzer does not know: byte counts only."""
+
+    def feed(self, sender: str, data: bytes, frame: int, time_ns: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class SessionBuilder:
+    """Builds one Session from one Connection."""
+
+    def __init__(self, conn: Connection, detected: Detected, keylog: Any) -> None:
+        self.conn = conn
+        self.keylog = keylog
+        stats_c, stats_s = conn.client_stats, conn.server_stats
+        name = detected.protocol
+        if detected.tls and name == "HTTP":
+            name = "HTTPS"
+        self.session = Session(
+            index=conn.index,
+            client=str(conn.client),
+            server=str(conn.server),
+            protocol=name,
+            protocol_reason=detected.reason,
+            start_ns=conn.start_ns,
+            end_ns=conn.end_ns,
+            first_frame=conn.first_frame,
+            packets=conn.packets,
+            bytes_client=stats_c.delivered_bytes,
+            bytes_server=stats_s.delivered_bytes,
+            mid_stream=conn.mid_stream,
+        )
+        self.detected = detected
+        self.layer: Any = None
+        self.inner: Dissector | None = None  # the dissector inside TLS
+        self.waiting: list[tuple[str, bytes, int, int]] = []  # bytes after SOCKS, before detection
+        if detected.tls:
+            self.layer = TlsLayer(
+                self.session, keylog, self._plaintext, "implicit", conn.first_frame
+            )
+        else:
+            self.layer = self._dissector(detected.protocol)
+
+    def _dissector(self, protocol: str, **kw: bool) -> Dissector:
+        cls = DISSECTORS.get(protocol)
+        if cls is None:
+            return _Opaque(self.session)
+        return cls(self.session, **kw)
+
+    def _plaintext(self, sender: str, data: bytes, frame: int, ts: int) -> None:
+        if self.inner is None:
+            after = self.session.tls is not None and self.session.tls.how != "implicit"
+            proto = self.detected.protocol
+            self.inner = self._dissector(proto, encrypted=True, after_tls=after)
+        self.inner.feed(sender, data, frame, ts)
+
+    def run(self) -> Session:
+        for event in self.conn.events:
+            if isinstance(event, Data):
+                sender = CLIENT if event.direction is Direction.FROM_CLIENT else SERVER
+                self._feed(sender, event.data, event.frame_number, event.timestamp_ns)
+            elif isinstance(event, Gap):
+                sender = CLIENT if event.direction is Direction.FROM_CLIENT else SERVER
+                self.layer.gap(sender, event.missing_bytes, event.frame_number, event.timestamp_ns)
+            elif isinstance(event, Closed):
+                sender = CLIENT if event.direction is Direction.FROM_CLIENT else SERVER
+                self.layer.close(sender, event.frame_number, event.timestamp_ns)
+            elif isinstance(event, Overlap):
+                self.session.warnings.append(
+                    f"frame {event.frame_number}: {event.length} retransmitted bytes differ "
+                    "from the first copy (the first is kept)"
+                )
+        self.layer.finish()
+        if self.inner is not None:
+            self.inner.finish()
+        self.session.lines.sort(key=lambda line: line.frame)
+        return self.session
+
+    def _feed(self, sender: str, data: bytes, frame: int, ts: int) -> None:
+        layer = self.layer
+        layer.feed(sender, data, frame, ts)
+        if isinstance(layer, Dissector) and layer.upgraded:
+            self._next_layer(layer, frame)
+
+    def _next_layer(self, old: Dissector, frame: int) -> None:
+        if isinstance(old, SocksDissector):
+            rest = {s: old.leftover(s) for s in (CLIENT, SERVER)}
+            port = old.target[1] if old.target else 0
+            found = detect_bytes(rest[CLIENT][0], rest[SERVER][0], port)
+            if found.protocol == "unknown" and port in PORTS:
+                found = Detected(*PORTS[port], f"port {port} through SOCKS")
+            self.detected = found
+            self.session.protocol = found.protocol
+            self.session.protocol_reason = f"{found.reason}, through SOCKS5"
+            if found.tls:
+                self.layer = TlsLayer(self.session, self.keylog, self._plaintext, "implicit", frame)
+            else:
+                self.layer = self._dissector(found.protocol)
+        else:
+            how = "STLS" if self.detected.protocol == "POP3" else "STARTTLS"
+            rest = {s: old.leftover(s) for s in (CLIENT, SERVER)}
+            self.layer = TlsLayer(self.session, self.keylog, self._plaintext, how, frame)
+        for sender in (CLIENT, SERVER):
+            data, f, ts = rest[sender]
+            if data:
+                self._feed(sender, data, f, ts)
+
+
+def build_session(conn: Connection, overrides: dict[int, tuple[str, bool]], keylog: Any) -> Session:
+    return SessionBuilder(conn, detect(conn, overrides), keylog).run()
