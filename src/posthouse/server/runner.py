@@ -17,6 +17,7 @@ from posthouse.accounts.throttle import LoginThrottle
 from posthouse.config import Config
 from posthouse.config import Listener as ListenerConfig
 from posthouse.proto.smtp.reply import Reply
+from posthouse.queue.service import DeliveryService
 from posthouse.server.context import ServerContext
 from posthouse.server.imap import OVERLOAD_REPLY as IMAP_OVERLOAD_REPLY
 from posthouse.server.imap import serve_imap, watcher_for
@@ -71,6 +72,7 @@ OVERLOAD_REPLIES = {
 class RunningServer:
     ctx: ServerContext
     listeners: list[Listener] = field(default_factory=list)
+    delivery: DeliveryService | None = None  # outbound queue (one process delivers)
 
     def ports(self) -> dict[str, int]:
         return {li.name: li.port for li in self.listeners}
@@ -81,6 +83,8 @@ class RunningServer:
         for li in self.listeners:
             li.stop_accepting()
         await asyncio.gather(*(li.wait_sessions(grace) for li in self.listeners))
+        if self.delivery is not None:
+            await self.delivery.stop(min(grace, 10.0))
         await watcher_for(self.ctx).close()
         await self.ctx.store.close()
 
@@ -122,6 +126,8 @@ async def start_server(
             )
             await listener.start()
             running.listeners.append(listener)
+        running.delivery = DeliveryService(config, store)
+        running.delivery.start()
     except BaseException:
         await running.stop(grace=0)
         raise
