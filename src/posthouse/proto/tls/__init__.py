@@ -1,0 +1,57 @@
+"""TLS record and handshake dissector, with key-log decryption (sans-IO).
+
+`TLSObserver` takes both directions of a connection and reports `TLSEvent`s; with a
+`KeyLog` (NSS key log format) it decrypts TLS 1.3 and TLS 1.2 AEAD sessions so the
+application data inside can be dissected in turn.
+"""
+
+from __future__ import annotations
+
+from posthouse.proto.tls.events import (
+    Alert,
+    ApplicationData,
+    Certificate,
+    CertificateInfo,
+    ChangeCipherSpec,
+    ClientHello,
+    EncryptedExtensions,
+    EncryptedHandshake,
+    EncryptedRecord,
+    Finished,
+    HandshakeMessage,
+    Heartbeat,
+    KeyUpdate,
+    Problem,
+    ServerHello,
+    ServerKeyExchange,
+    TLSEvent,
+)
+from posthouse.proto.tls.keylog import KeyLog
+from posthouse.proto.tls.observer import TLSObserver
+from posthouse.proto.tls.registries import Code
+from posthouse.proto.tls.suites import Suite, suite
+
+__all__ = [
+    "Alert",
+    "ApplicationData",
+    "Certificate",
+    "CertificateInfo",
+    "ChangeCipherSpec",
+    "ClientHello",
+    "Code",
+    "EncryptedExtensions",
+    "EncryptedHandshake",
+    "EncryptedRecord",
+    "Finished",
+    "HandshakeMessage",
+    "Heartbeat",
+    "KeyLog",
+    "KeyUpdate",
+    "Problem",
+    "ServerHello",
+    "ServerKeyExchange",
+    "Suite",
+    "TLSEvent",
+    "TLSObserver",
+    "suite",
+]
