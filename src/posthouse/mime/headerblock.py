@@ -67,12 +67,19 @@ def select_fields(header: bytes, names: Iterable[str], *, exclude: bool) -> byte
     exactly as they stand, folding included, then the empty line.  Names match
     case-insensitively."""
     wanted = {name.lower().encode("ascii", "replace") for name in names}
+    eol = _line_ending(header)
     out = bytearray()
     for m in _FIELD_LINES.finditer(header):
         if (m.group(1).lower() in wanted) != exclude:
             line = m.group(0)
             out += line
             if not line.endswith(b"\n"):
-                out += b"\r\n"
-    out += b"\r\n"
+                out += eol
+    out += eol
     return bytes(out)
+
+
+def _line_ending(header: bytes) -> bytes:
+    """The header's own line ending: bare LF if its first line has one, else CRLF."""
+    i = header.find(b"\n")
+    return b"\n" if i == 0 or (i > 0 and header[i - 1] != 0x0D) else b"\r\n"

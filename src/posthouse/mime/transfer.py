@@ -19,8 +19,11 @@ class UnknownTransferEncoding(ValueError):
 
 
 def decode_base64(data: bytes) -> bytes:
-    """RFC 2045 §6.8, leniently: characters outside the alphabet are ignored, and
-    missing padding is supplied."""
+    """RFC 2045 §6.8, leniently: characters outside the alphabet are ignored, the
+    first "=" ends the data, and missing padding is supplied."""
+    end = data.find(b"=")
+    if end >= 0:
+        data = data[:end]
     data = data.translate(None, _NOT_B64)
     extra = len(data) % 4
     if extra == 1:
