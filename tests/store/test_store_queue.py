@@ -116,6 +116,17 @@ async def test_update_queue_entry(store: Store) -> None:
     assert again.last_error == "451 4.7.1 try later"
 
 
+async def test_update_queue_params(store: Store) -> None:
+    queue_id = await _queue(store, "a@remote.test")
+    params = {"BODY": "8BITMIME", "ENVID": "abc", "dkim-signature": "DKIM-Signature: v=1"}
+    entry = await store.update_queue_entry(queue_id, params=params, attempts=1)
+    assert entry.params == params
+    assert (await store.get_queue_entry(queue_id)).params == params  # type: ignore[union-attr]
+    # Not given: unchanged.
+    again = await store.update_queue_entry(queue_id, attempts=2)
+    assert again.params == params
+
+
 async def test_entry_without_pending_recipients_is_not_due(store: Store) -> None:
     queue_id = await _queue(store, "a@remote.test", "b@remote.test")
     now = datetime.now(UTC) + timedelta(seconds=1)

@@ -473,7 +473,11 @@ class QueueStore(Protocol):
         next_attempt: datetime | None = None,
         attempts: int | None = None,
         last_error: str | None = None,
-    ) -> QueueEntry: ...
+        params: dict[str, str] | None = None,
+    ) -> QueueEntry:
+        """Change recipients' states and the entry's schedule; `params` replaces the
+        entry's parameters (the queue keeps a DKIM signature there between attempts)."""
+
     async def delete_queue_entry(self, queue_id: int) -> None: ...
 
 

@@ -1391,8 +1391,11 @@ class SQLiteStore(SummaryIndex, WebSessions):
         next_attempt: datetime | None = None,
         attempts: int | None = None,
         last_error: str | None = None,
+        params: dict[str, str] | None = None,
     ) -> QueueEntry:
         changes: dict[str, Any] = {}
+        if params is not None:
+            changes["params"] = _json(dict(params))
         if next_attempt is not None:
             changes["next_attempt"] = to_us(next_attempt)
         if attempts is not None:
