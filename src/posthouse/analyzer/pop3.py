@@ -209,7 +209,10 @@ class Pop3Dissector(Dissector):
                     return False
                 pos = found + 2
         frame, ts = s.where(0)
+        end_frame, end_ts = s.where(consumed - 1)
         body = bytes(buf[:body_end])
+        if pending.verb not in ("RETR", "TOP"):
+            self._listing(pending, body)
         s.consume(consumed)
         self.multi = None
         if pending.verb in ("RETR", "TOP"):
@@ -225,24 +228,32 @@ class Pop3Dissector(Dissector):
                     "data",
                 )
             )
-            self.message(Message(pending.verb, frame, raw))
-        else:
-            for item in body.split(b"\n"):
-                if not item.strip():
-                    continue
-                item = item.rstrip(b"\r")
-                if item.startswith(b"."):
-                    item = item[1:]
-                self.add(Line(frame, ts, SERVER, clip(decode_text(item)), "", "data"))
-                if pending.verb == "CAPA" and item.upper().startswith(b"SASL"):
-                    mechs = decode_text(item).split()[1:]
-                    self.session.auth_mechanisms_offered.extend(m.upper() for m in mechs)
-                    if not self.encrypted and self.session.tls is None:
-                        self.session.auth_offered_in_clear = True
-                elif pending.verb == "CAPA" and item.upper().startswith(b"STLS"):
-                    self.session.starttls_offered = True
-        self.add(Line(frame, ts, SERVER, ".", "end of the multi-line response", "reply"))
+            self.message(Message(pending.verb, end_frame, raw))
+        self.add(Line(end_frame, end_ts, SERVER, ".", "end of the multi-line response", "reply"))
         return True
+
+    def _listing(self, pending: _Pending, body: bytes) -> None:
+        """The lines of a CAPA, LIST, UIDL or AUTH listing, each with its own frame."""
+        s = self.streams[SERVER]
+        pos = 0
+        for item in body.split(b"\n"):
+            at = pos
+            pos += len(item) + 1
+            item = item.rstrip(b"\r")
+            if not item:
+                continue
+            if item.startswith(b"."):
+                item = item[1:]  # RFC 1939 §3: byte-stuffed termination octet
+            frame, ts = s.where(at)
+            self.add(Line(frame, ts, SERVER, clip(decode_text(item)), "", "data"))
+            upper = item.upper()
+            if pending.verb == "CAPA" and upper.startswith(b"SASL"):
+                mechs = decode_text(item).split()[1:]
+                self.session.auth_mechanisms_offered.extend(m.upper() for m in mechs)
+                if not self.encrypted and self.session.tls is None:
+                    self.session.auth_offered_in_clear = True
+            elif pending.verb == "CAPA" and upper.startswith(b"STLS"):
+                self.session.starttls_offered = True
 
     def resync(self, sender: str) -> None:
         if sender == SERVER:
