@@ -35,7 +35,9 @@ ROUTE_TTL = 60.0  # seconds a route (MX answer) is reused
 IDLE_REUSE = 2.0  # seconds an idle connection waits for the next job
 MAX_REUSE = 1000  # transactions per connection
 
-Signer = Callable[[QueueEntry, bytes], bytes]
+# (entry, message) -> a header field to prepend (a DKIM signature), or None.
+Signer = Callable[[QueueEntry, bytes], bytes | None]
+SIGNATURE_PARAM = "dkim-signature"  # queue parameter keeping the signature for retries
 
 
 def utc_now() -> datetime:
@@ -60,6 +62,7 @@ class _Attempt:
     jobs_left: int = 0
     results: list[RecipientResult] = field(default_factory=list)
     interrupted: bool = False  # a job was dropped because we are stopping
+    new_signature: bytes | None = None  # made for this attempt, kept if it must wait
 
 
 @dataclass
@@ -189,10 +192,16 @@ class DeliveryScheduler:
         entry = attempt.entry
         try:
             raw = strip_return_path(await self.store.read_message(entry.blob_id))
-            # Signed before the first attempt; signing is deterministic for one entry
-            # (its creation time is the signature's timestamp), so every retry carries
-            # the same signature.
-            attempt.content = self.signer(entry, raw) if self.signer is not None else raw
+            kept = entry.params.get(SIGNATURE_PARAM)
+            if kept is not None:
+                # Signed before the first attempt: every retry sends that signature.
+                raw = kept.encode("utf-8") + raw
+            elif self.signer is not None:
+                signature = self.signer(entry, raw)
+                if signature:
+                    attempt.new_signature = signature
+                    raw = signature + raw
+            attempt.content = raw
         except Exception:
             log.exception("queue %d: reading the message failed", entry.id)
             self._release(entry.id)
@@ -402,10 +411,14 @@ class DeliveryScheduler:
         else:
             attempts = entry.attempts + 1
             when = next_attempt(self.settings, attempts, entry.created, now)
+        params = None
+        if attempt.new_signature is not None:
+            params = {**entry.params, SIGNATURE_PARAM: attempt.new_signature.decode("utf-8")}
         await self.store.update_queue_entry(
             entry.id,
             recipient_states=states,
             next_attempt=when,
             attempts=attempts,
             last_error=deferred[0].diagnostic,
+            params=params,
         )
