@@ -202,6 +202,14 @@ def test_quoted_printable_body_joins_soft_breaks() -> None:
     assert "sentence with café" in body_of(raw)
 
 
+def test_flowed_text_is_searched_as_paragraphs() -> None:
+    raw = b"Content-Type: text/plain; format=flowed\n\nsee you at \nthe station\n"
+    assert "see you at the station" in body_of(raw)
+    raw = b"Content-Type: text/plain; format=flowed; delsp=yes\n\nsta \ntion\n"
+    assert "station" in body_of(raw)
+    assert "a\r\nb" in body_of(b"Content-Type: text/plain\n\na\nb\n")
+
+
 def test_html_part_is_searched_as_its_text() -> None:
     raw = b"Content-Type: text/html\n\n<p>Fish &amp; <b>chips</b></p>\n"
     body = body_of(raw)

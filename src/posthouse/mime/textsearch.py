@@ -28,6 +28,7 @@ _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 _TYPE = re.compile(r"[^\s;(]*")
 _TAG = re.compile(r"<[^<>]*>")
+_FLOWED_BREAK = re.compile(r" \r?\n")
 # RFC 5322 §2.1: the header ends at the first empty line (bare LF tolerated)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
@@ -106,6 +107,13 @@ def html_text(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", markup))
 
 
+def unflow(text: str, delsp: bool) -> str:
+    """format=flowed text as the paragraphs it stands for (RFC 3676 §4.2: a line
+    ending in a space continues on the next; §4.3 DelSp=yes drops that space), so a
+    phrase wrapped across lines is found."""
+    return _FLOWED_BREAK.sub("" if delsp else " ", text)
+
+
 def split_multipart(body: bytes, boundary: str) -> list[bytes]:
     """The body parts of a multipart body (RFC 2046 §5.1.1): between "--boundary"
     lines, the line break before a delimiter belonging to it; preamble and epilogue
@@ -155,7 +163,11 @@ def _entity_texts(
     if major not in ("text", "message", "multipart"):
         return  # images, applications, audio...: not text
     text = decode_bytes(decode_transfer(body, encoding), params.get("charset"))
-    out.append(html_text(text) if ctype == "text/html" else text)
+    if ctype == "text/html":
+        text = html_text(text)
+    elif params.get("format", "").lower() == "flowed":
+        text = unflow(text, params.get("delsp", "").lower() == "yes")
+    out.append(text)
 
 
 class MessageText:
