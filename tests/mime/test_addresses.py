@@ -4,8 +4,10 @@ of §4.4, and the garbage real mail carries (Dovecot's fill-ins for missing part
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from posthouse.mime.addresses import GROUP_END, parse_address_list
+from posthouse.mime.addresses import GROUP_END, _Reader, parse_address_list
 
 CASES = [
     (b"user@example.org", [(None, None, b"user", b"example.org")]),
@@ -107,3 +109,13 @@ def test_garbage_never_raises(value: bytes) -> None:
     for name, adl, mailbox, host in parse_address_list(value):
         for item in (name, adl, mailbox, host):
             assert item is None or isinstance(item, bytes)
+
+
+_PIECES = [b"a", b"Bob", b" ", b"@", b"x.test", b"<", b">", b",", b".", b"\t", b"\xc3\xa9", b"-"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25))
+def test_quick_paths_agree_with_the_reader(pieces: list[bytes]) -> None:
+    value = b"".join(pieces)
+    assert parse_address_list(value) == _Reader(value).address_list()

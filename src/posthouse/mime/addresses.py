@@ -39,14 +39,36 @@ _SIMPLE_NAME_ADDR = re.compile(
 
 def parse_address_list(value: bytes) -> list[Address]:
     """The address structures of an unfolded address-list field value."""
+    simple = _simple(value)
+    if simple is not None:
+        return [simple]
+    if not _NEEDS_READER.search(value):
+        # Plain comma-separated addresses: each element on its own.
+        found: list[Address] = []
+        for element in value.split(b","):
+            if element.strip(b" \t"):
+                simple = _simple(element)
+                if simple is None:
+                    break
+                found.append(simple)
+        else:
+            return found
+    return _Reader(value).address_list()
+
+
+# Characters after which a comma may not separate addresses.
+_NEEDS_READER = re.compile(rb'["(\\:;]')
+
+
+def _simple(value: bytes) -> Address | None:
     m = _SIMPLE_ADDR_SPEC.fullmatch(value)
     if m is not None:
-        return [(None, None, m.group(1), m.group(2))]
+        return (None, None, m.group(1), m.group(2))
     m = _SIMPLE_NAME_ADDR.fullmatch(value)
     if m is not None:
         name = m.group(1) if m.group(1) is not None else m.group(2)
-        return [(name or None, None, m.group(3), m.group(4))]
-    return _Reader(value).address_list()
+        return (name or None, None, m.group(3), m.group(4))
+    return None
 
 
 class _Reader:

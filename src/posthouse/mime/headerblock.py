@@ -55,10 +55,10 @@ def wanted_fields(
     their first occurrence, names in `last` their last one (Dovecot's choice for
     the envelope fields, which a message should carry once anyway)."""
     found: dict[bytes, bytes] = {}
-    for m in _FIELD.finditer(header):
-        name = m.group(1).lower()
+    for name, value in _FIELD.findall(header):
+        name = name.lower()
         if name in last or (name in first and name not in found):
-            found[name] = unfold(m.group(2))
+            found[name] = unfold(value)
     return found
 
 
