@@ -127,10 +127,12 @@ def up(domain: str, hostname: str | None, teaching: bool, workers: int | None) -
 def _register() -> None:
     from posthouse.admin_cli import register as register_admin
     from posthouse.analyze_cli import analyze, capture
+    from posthouse.dkim_cli import register as register_dkim
     from posthouse.queue_cli import register as register_queue
 
     register_admin(main)
     register_queue(main)
+    register_dkim(main)
     main.add_command(analyze)
     main.add_command(capture)
 
