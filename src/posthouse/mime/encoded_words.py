@@ -1,6 +1,6 @@
 """Bytes to text the way mail needs it: a declared charset that may be unknown or
-wrong, transfer encodings that may be broken, and RFC 2047 encoded-words.
-Nothing here raises on bad input; what cannot be decoded becomes latin-1 or U+FFFD."""
+wrong, and RFC 2047 encoded-words.  Nothing here raises on bad input; what cannot
+be decoded becomes latin-1 or U+FFFD."""
 
 from __future__ import annotations
 
@@ -8,38 +8,7 @@ import binascii
 import functools
 import re
 
-_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_NOT_BASE64 = bytes(b for b in range(256) if b not in _BASE64_ALPHABET)
-
-
-def decode_base64(data: bytes) -> bytes:
-    """Base64 that never fails: characters outside the alphabet are dropped and the
-    first "=" ends the data (RFC 2045 §6.8 allows both); a truncated final group
-    keeps what it holds."""
-    end = data.find(b"=")
-    clean = (data if end < 0 else data[:end]).translate(None, _NOT_BASE64)
-    extra = len(clean) % 4
-    if extra == 1:  # a lone sixth of a byte carries nothing
-        clean = clean[:-1]
-    elif extra:
-        clean += b"=" * (4 - extra)
-    return binascii.a2b_base64(clean)
-
-
-def decode_quoted_printable(data: bytes, header: bool = False) -> bytes:
-    """RFC 2045 §6.7 (and RFC 2047 §4.2 "_" with `header`); a malformed "=" escape
-    is kept as it stands, as §6.7 note (2) suggests."""
-    return binascii.a2b_qp(data, header=header)
-
-
-def decode_transfer(data: bytes, encoding: str) -> bytes:
-    """Undo a Content-Transfer-Encoding (RFC 2045 §6); unknown ones pass through."""
-    encoding = encoding.strip().lower()
-    if encoding == "base64":
-        return decode_base64(data)
-    if encoding == "quoted-printable":
-        return decode_quoted_printable(data)
-    return data
+from posthouse.mime.transfer import decode_base64
 
 
 @functools.lru_cache(maxsize=512)
@@ -87,10 +56,9 @@ def _decode_run(match: re.Match[str]) -> str:
         # RFC 2231 §5: charset*language
         charset = word.group(1).split("*", 1)[0]
         text = word.group(3).encode("latin-1", "replace")
-        if word.group(2) in "Bb":
-            data = decode_base64(text)
-        else:
-            data = decode_quoted_printable(text, header=True)
+        # RFC 2047 §4.1 "B" is base64, §4.2 "Q" is quoted-printable with "_" a space
+        b = word.group(2) in "Bb"
+        data = decode_base64(text) if b else binascii.a2b_qp(text, header=True)
         if pending and charset.lower() != pending_charset.lower():
             pieces.append(decode_bytes(bytes(pending), pending_charset))
             pending.clear()

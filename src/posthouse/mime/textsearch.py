@@ -2,9 +2,9 @@
 decoded text of its text parts, case-folded once and computed only when asked for.
 
 Header fields are found by a byte search in a lower-cased copy of the header block,
-so asking for one field of a message does not parse the rest; bodies are walked
-without the email package (RFC 2045, RFC 2046), decoding only text/* and message/*
-parts, which is what Dovecot searches too.
+so asking for one field of a message does not parse the rest; bodies are walked on
+the MIME tree of `mime.tree`, decoding only text/* and message/* parts, which is
+what Dovecot searches too.
 """
 
 from __future__ import annotations
@@ -14,36 +14,22 @@ import email.utils
 import html
 import re
 from email.utils import getaddresses
-from urllib.parse import unquote_to_bytes
 
-from posthouse.mime.encoded_words import decode_bytes, decode_transfer, decode_words
+from posthouse.mime.encoded_words import decode_bytes, decode_words
+from posthouse.mime.headerblock import header_end
+from posthouse.mime.mimefields import transfer_encoding
+from posthouse.mime.transfer import UnknownTransferEncoding
+from posthouse.mime.transfer import decode as decode_transfer
+from posthouse.mime.tree import Part
+from posthouse.mime.tree import parse as parse_tree
 
 _MAX_PARSED = 65536  # longer address fields are searched as text only
-MAX_DEPTH = 32  # nested multiparts and messages deeper than this are not searched
 # RFC 5322 §3.6.8: ftext is %d33-57 / %d59-126
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 # RFC 5322 §2.2.3: unfolding removes the line break before white space
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
-_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
-_QUOTED_PAIR = re.compile(r"\\(.)")
-_TYPE = re.compile(r"[^\s;(]*")
 _TAG = re.compile(r"<[^<>]*>")
 _FLOWED_BREAK = re.compile(r" \r?\n")
-# RFC 5322 §2.1: the header ends at the first empty line (bare LF tolerated)
-_BLANK_LINE = re.compile(rb"\n\r?\n")
-
-
-def split_entity(entity: bytes) -> tuple[bytes, bytes]:
-    """(header block with its last line break, body after the empty line); an entity
-    with no empty line is all header, one starting with an empty line all body."""
-    if entity.startswith(b"\n"):
-        return b"", entity[1:]
-    if entity.startswith(b"\r\n"):
-        return b"", entity[2:]
-    m = _BLANK_LINE.search(entity)
-    if m is None:
-        return entity, b""
-    return entity[: m.start() + 1], entity[m.end() :]
 
 
 def _unfold(value: bytes) -> bytes:
@@ -76,26 +62,6 @@ def field_values(header: bytes, lowered: bytes, name: bytes) -> list[bytes]:
     return values
 
 
-def content_type(value: str) -> tuple[str, dict[str, str]]:
-    """("type/subtype" lower-case, {parameter: value}) of a Content-Type value
-    (RFC 2045 §5.1), with RFC 2231 §4 extended values undone."""
-    head, _, rest = value.partition(";")
-    match = _TYPE.match(head.strip())
-    ctype = match.group(0).lower() if match else ""
-    params: dict[str, str] = {}
-    for m in _PARAM.finditer(";" + rest):
-        name, raw = m.group(1).lower(), m.group(2)
-        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-            raw = _QUOTED_PAIR.sub(r"\1", raw[1:-1])
-        if name.endswith("*"):
-            name = name[:-1]
-            parts = raw.split("'", 2)
-            if len(parts) == 3:
-                raw = decode_bytes(unquote_to_bytes(parts[2]), parts[0])
-        params.setdefault(name, raw)
-    return ctype, params
-
-
 def header_text(header: bytes) -> str:
     """A whole header block as text: unfolded, encoded-words decoded, one field a line."""
     return decode_words(decode_bytes(_FOLD.sub(b"", header).replace(b"\t", b" "), None))
@@ -114,59 +80,38 @@ def unflow(text: str, delsp: bool) -> str:
     return _FLOWED_BREAK.sub("" if delsp else " ", text)
 
 
-def split_multipart(body: bytes, boundary: str) -> list[bytes]:
-    """The body parts of a multipart body (RFC 2046 §5.1.1): between "--boundary"
-    lines, the line break before a delimiter belonging to it; preamble and epilogue
-    dropped; an unterminated last part runs to the end."""
-    marker = re.escape(boundary.encode("utf-8", "replace"))
-    delimiter = re.compile(rb"(?:\A|\n)--" + marker + rb"(--)?[ \t]*\r?(?=\n|\Z)")
-    parts: list[bytes] = []
-    start: int | None = None
-    for m in delimiter.finditer(body):
-        if start is not None:
-            part = body[start : m.start()]
-            parts.append(part[:-1] if part.endswith(b"\r") else part)
-        if m.group(1):
-            return parts
-        start = m.end() + 1
-    if start is not None:
-        parts.append(body[start:])
-    return parts
+def _decoded_body(part: Part) -> bytes:
+    value = part.fields.get(b"content-transfer-encoding")
+    encoding = transfer_encoding(value) if value is not None else None
+    try:
+        return decode_transfer(part.body, encoding)
+    except UnknownTransferEncoding:
+        return part.body  # x-uuencode and friends: searched as they stand
 
 
-def _entity_texts(
-    entity: bytes, default_type: str, with_headers: bool, depth: int, out: list[str]
-) -> None:
-    """Append the searchable texts of one MIME entity and its children to `out`."""
-    header, body = split_entity(entity)
-    if with_headers and header:
-        out.append(header_text(header))
-    lowered = b"\n" + header.lower()
-    ctypes = field_values(header, lowered, b"content-type")
-    ctype, params = content_type(decode_bytes(ctypes[0], None)) if ctypes else ("", {})
-    if "/" not in ctype:
-        ctype, params = default_type, {}  # RFC 2045 §5.2
-    encodings = field_values(header, lowered, b"content-transfer-encoding")
-    encoding = decode_bytes(encodings[0], None) if encodings else ""
-    major = ctype.split("/", 1)[0]
-    if depth < MAX_DEPTH:
-        if major == "multipart" and params.get("boundary"):
-            # RFC 2046 §5.1.5: in a digest the parts are messages unless they say not
-            child = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
-            for part in split_multipart(body, params["boundary"]):
-                _entity_texts(part, child, with_headers, depth + 1, out)
-            return
-        if ctype in ("message/rfc822", "message/global"):
-            inner = decode_transfer(body, encoding)
-            _entity_texts(inner, "text/plain", with_headers, depth + 1, out)
-            return
-    if major not in ("text", "message", "multipart"):
-        return  # images, applications, audio...: not text
-    text = decode_bytes(decode_transfer(body, encoding), params.get("charset"))
-    if ctype == "text/html":
+def _part_texts(part: Part, with_headers: bool, out: list[str]) -> None:
+    """Append the searchable texts of one MIME entity and its children to `out`:
+    the bodies of text/* and message/* leaves (as Dovecot searches), and with
+    `with_headers` every header block, the message's own and each part's."""
+    if with_headers and part.body_start > part.start:
+        out.append(header_text(part.header))
+    if part.children:
+        for child in part.children:
+            _part_texts(child, with_headers, out)
+        return
+    if part.message is not None:
+        _part_texts(part.message, with_headers, out)
+        return
+    major = part.ctype.lower()
+    if major not in (b"text", b"message", b"multipart"):
+        return  # images, applications, audio, and parts nested too deep: not text
+    charset = part.param(b"charset")
+    text = decode_bytes(_decoded_body(part), charset.decode("latin-1") if charset else None)
+    subtype = part.subtype.lower()
+    if major == b"text" and subtype == b"html":
         text = html_text(text)
-    elif params.get("format", "").lower() == "flowed":
-        text = unflow(text, params.get("delsp", "").lower() == "yes")
+    elif (part.param(b"format") or b"").lower() == b"flowed":
+        text = unflow(text, (part.param(b"delsp") or b"").lower() == b"yes")
     out.append(text)
 
 
@@ -188,7 +133,7 @@ class MessageText:
 
     def _raw_fields(self, name: str) -> list[bytes]:
         if self._header is None:
-            self._header = split_entity(self._raw)[0]
+            self._header = self._raw[: header_end(self._raw)]
             self._lowered = b"\n" + self._header.lower()
         if not name.isascii():
             return []
@@ -243,7 +188,7 @@ class MessageText:
         """The decoded text parts, without any header (what BODY searches)."""
         if self._body is None:
             out: list[str] = []
-            _entity_texts(self._raw, "text/plain", False, 0, out)
+            _part_texts(parse_tree(self._raw), False, out)
             self._body = "\n".join(out).casefold()
         return self._body
 
@@ -251,6 +196,6 @@ class MessageText:
         """Headers of the message and of its parts, and its text parts (TEXT)."""
         if self._text is None:
             out: list[str] = []
-            _entity_texts(self._raw, "text/plain", True, 0, out)
+            _part_texts(parse_tree(self._raw), True, out)
             self._text = "\n".join(out).casefold()
         return self._text
