@@ -34,6 +34,7 @@ class Peer:
         default_factory=lambda: ["PIPELINING", "SIZE 10000000", "8BITMIME", "SMTPUTF8", "DSN"]
     )
     tls: ssl.SSLContext | None = None  # offer STARTTLS with this context
+    implicit_tls: bool = False  # TLS from the first byte (with `tls`), like port 465
     auth: tuple[str, str] | None = None  # offer AUTH PLAIN LOGIN for this user/password
     mail_reply: str = "250 2.1.0 OK"
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply line
@@ -49,7 +50,8 @@ class Peer:
     _server: asyncio.AbstractServer | None = None
 
     async def start(self) -> Peer:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        ssl_ctx = self.tls if self.implicit_tls else None
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=ssl_ctx)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -68,6 +70,8 @@ class Peer:
             await self._session(reader, writer, number)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
+        except asyncio.CancelledError:
+            pass  # the test is over and the loop is closing
         finally:
             self.active -= 1
             writer.close()
@@ -82,7 +86,7 @@ class Peer:
         if not self.greeting.startswith("220"):
             await writer.drain()
             return
-        tls = False
+        tls = self.implicit_tls
         user: str | None = None
         mail: tuple[str, str] | None = None
         rcpts: list[tuple[str, str]] = []
