@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from posthouse.mime.lexical import read_comment, read_quoted
+
 Address = tuple[bytes | None, bytes | None, bytes | None, bytes | None]
 
 GROUP_END: Address = (None, None, None, None)
@@ -26,8 +28,6 @@ _ATOM = re.compile(rb"[" + _ATEXT + rb"]+")
 # §4.1 obs-phrase: dots may stand between words, so "John Q. Public" is one phrase.
 _ATOM_OR_DOT = re.compile(rb"[" + _ATEXT + rb".]+")
 _WSP = re.compile(rb"[ \t\r\n]+")
-_QUOTED_BODY = re.compile(rb'(?:[^"\\]|\\.?)*', re.DOTALL)
-_UNESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 # The common single address forms, answered without the general reader.
 _SIMPLE_ADDR_SPEC = re.compile(rb"[ \t]*([" + _ATEXT + rb".]+)@([A-Za-z0-9\-.\x80-\xff]+)[ \t]*")
@@ -104,37 +104,12 @@ class _Reader:
                 return
 
     def read_comment(self) -> bytes:
-        """A possibly nested comment; an unterminated one runs to the end."""
-        s, n = self.s, self.n
-        depth = 0
-        out = bytearray()
-        while self.i < n:
-            c = s[self.i]
-            self.i += 1
-            if c == 0x5C:  # "\\" quoted-pair
-                if self.i < n:
-                    out.append(s[self.i])
-                    self.i += 1
-            elif c == 0x28:
-                if depth:
-                    out.append(c)
-                depth += 1
-            elif c == 0x29:
-                depth -= 1
-                if depth == 0:
-                    break
-                out.append(c)
-            else:
-                out.append(c)
-        return bytes(out).strip(b" \t\r\n")
+        comment, self.i = read_comment(self.s, self.i)
+        return comment
 
     def read_quoted(self) -> bytes:
-        """RFC 5322 §3.2.4 quoted-string, at '"'; content unescaped."""
-        m = _QUOTED_BODY.match(self.s, self.i + 1)
-        assert m is not None
-        body = m.group(0)
-        self.i = min(m.end() + 1, self.n)
-        return _UNESCAPE.sub(rb"\1", body) if b"\\" in body else body
+        content, self.i = read_quoted(self.s, self.i)
+        return content
 
     def read_phrase(self) -> tuple[bytes, int]:
         """RFC 5322 §3.2.5 phrase / §4.1 obs-phrase: words joined by one space."""

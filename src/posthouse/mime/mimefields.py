@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from posthouse.mime.lexical import read_comment, read_quoted, unescape
+
 Params = list[tuple[bytes, bytes]]
 
 # RFC 2045 §5.1: token = 1*<any CHAR except SPACE, CTLs, or tspecials>; 8-bit
@@ -19,11 +21,11 @@ _SIMPLE_TYPE = re.compile(
 )
 _SIMPLE_PARAM = re.compile(
     rb";[ \t]*([" + _TOKEN_CHARS + rb"]+)[ \t]*=[ \t]*"
-    rb"(?:([" + _TOKEN_CHARS + rb']+)|"((?:[^"\\]|\\.)*)")[ \t]*',
+    # An unquoted value runs up to ";" or white space, so that the common unquoted
+    # boundary=----=_Part_1 (tspecials inside a token) still reads whole.
+    rb'(?:([^\x00-\x20;"()\x7f]+)|"((?:[^"\\]|\\.)*)")[ \t]*',
     re.DOTALL,
 )
-_QUOTED_BODY = re.compile(rb'(?:[^"\\]|\\.?)*', re.DOTALL)
-_UNESCAPE = re.compile(rb"\\(.)", re.DOTALL)
 
 _TOKEN_KIND, _QUOTED_KIND, _SPECIAL_KIND = 0, 1, 2
 
@@ -37,25 +39,11 @@ def _lex(value: bytes) -> list[tuple[int, bytes]]:
         c = value[i]
         if c in b" \t\r\n":
             i += 1
-        elif c == 0x28:  # "(" comment, nested, unterminated runs to the end
-            depth = 0
-            while i < n:
-                c = value[i]
-                i += 1
-                if c == 0x5C:
-                    i += 1
-                elif c == 0x28:
-                    depth += 1
-                elif c == 0x29:
-                    depth -= 1
-                    if depth == 0:
-                        break
+        elif c == 0x28:  # "("
+            i = read_comment(value, i)[1]
         elif c == 0x22:  # '"'
-            m = _QUOTED_BODY.match(value, i + 1)
-            assert m is not None
-            body = m.group(0)
-            out.append((_QUOTED_KIND, _UNESCAPE.sub(rb"\1", body) if b"\\" in body else body))
-            i = m.end() + 1
+            quoted, i = read_quoted(value, i)
+            out.append((_QUOTED_KIND, quoted))
         else:
             m = _TOKEN.match(value, i)
             if m is None:
@@ -100,21 +88,40 @@ def _quick_params(value: bytes, pos: int) -> Params | None:
             return params if not rest else None
         quoted = m.group(3)
         if quoted is not None:
-            quoted = _UNESCAPE.sub(rb"\1", quoted) if b"\\" in quoted else quoted
-            params.append((m.group(1), quoted))
+            params.append((m.group(1), unescape(quoted)))
         else:
             params.append((m.group(1), m.group(2)))
         pos = m.end()
     return params
 
 
+def _without_comments(value: bytes) -> bytes:
+    """The value with each comment replaced by one space (quoted strings kept)."""
+    out = bytearray()
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == 0x22:
+            _, end = read_quoted(value, i)
+            out += value[i:end]
+            i = end
+        elif c == 0x28:
+            i = read_comment(value, i)[1]
+            out += b" "
+        else:
+            out.append(c)
+            i += 1
+    return bytes(out)
+
+
 def content_type(value: bytes) -> tuple[bytes, bytes, Params] | None:
     """RFC 2045 §5.1 type "/" subtype *(";" parameter); None when no type/subtype."""
-    m = _SIMPLE_TYPE.match(value)
-    if m is not None:
-        params = _quick_params(value, m.end())
-        if params is not None:
-            return m.group(1), m.group(2), params
+    for text in (value, _without_comments(value)) if b"(" in value else (value,):
+        m = _SIMPLE_TYPE.match(text)
+        if m is not None:
+            params = _quick_params(text, m.end())
+            if params is not None:
+                return m.group(1), m.group(2), params
     tokens = _lex(value)
     if (
         len(tokens) >= 3
