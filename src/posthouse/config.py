@@ -231,6 +231,8 @@ def default_config_text(domain: str, hostname: str) -> str:
         f"append_limit = {i.append_limit}",
         f"max_connections_per_user = {i.max_connections_per_user}",
         "",
+        *_relay_text(),
+        "",
         "# One table per listener; remove a table (or set port = 0) to turn it off.",
         "# tls: none | starttls | implicit",
     ]
