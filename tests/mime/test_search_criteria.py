@@ -332,3 +332,21 @@ def test_now_defaults_to_the_present() -> None:
     view = MessageMeta(1, 1, 1, frozenset(), context.now - datetime.timedelta(seconds=10), 1)
     assert Matcher(program("YOUNGER 3600"), context).matches(view)
     assert not Matcher(program("OLDER 3600"), context).matches(view)
+
+
+def test_every_key_of_the_codec_table_compiles() -> None:
+    from posthouse.proto.imap.search import CRITERIA, Arg, Criterion
+    from posthouse.proto.imap.seqset import SequenceSet
+
+    samples = {
+        Arg.STRING: "x",
+        Arg.DATE: datetime.date(2025, 1, 1),
+        Arg.NUMBER: 1,
+        Arg.NZ_NUMBER: 1,
+        Arg.KEYWORD: "$x",
+        Arg.SEQUENCE_SET: SequenceSet.parse("1:*"),
+    }
+    view, raw = M1
+    for name, kinds in CRITERIA.items():
+        matcher = Matcher(Criterion(name, tuple(samples[k] for k in kinds)), CONTEXT)
+        assert matcher.matches(view, raw) in (True, False)

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from posthouse.mime.encoded_words import decode_bytes, decode_words
-from posthouse.mime.textsearch import MessageText, field_values, html_text
+from posthouse.mime.textsearch import MessageText, field_values, fold, html_text
 
 
 def crlf(text: bytes) -> bytes:
@@ -100,6 +100,11 @@ def test_folded_subject_is_searched_unfolded() -> None:
 def test_utf8_header_rfc6532() -> None:
     text = MessageText(crlf("Subject: Grüße\n\n".encode()))
     assert text.field("SUBJECT") == ["grüsse"]
+
+
+def test_decomposed_and_compatibility_forms_compare_equal() -> None:
+    text = MessageText(crlf("Subject: Cafe\u0301 \uff21\uff22\uff23\n\n".encode()))
+    assert fold("CAFÉ ABC") in text.field("subject")[0]
 
 
 def test_latin1_header_bytes() -> None:

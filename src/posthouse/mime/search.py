@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from posthouse.mime.textsearch import MessageText
+from posthouse.mime.textsearch import MessageText, fold
 from posthouse.proto.imap.search import Criterion, Not, Or, SearchKey
 from posthouse.proto.imap.seqset import SequenceSet
 
@@ -284,7 +284,7 @@ def _younger(c: SearchContext, args: Args) -> Test:
 def _header(c: SearchContext, args: Args) -> Test:
     # RFC 9051 §6.4.4: an empty string matches every message that has the field;
     # "" is a substring of any value, so that needs no case of its own
-    name, needle = str(args[0]), str(args[1]).casefold()
+    name, needle = str(args[0]), fold(str(args[1]))
     return lambda v, t: any(needle in value for value in t.field(name))
 
 
@@ -293,12 +293,12 @@ def _subject(c: SearchContext, args: Args) -> Test:
 
 
 def _body(c: SearchContext, args: Args) -> Test:
-    needle = str(args[0]).casefold()
+    needle = fold(str(args[0]))
     return lambda v, t: needle in t.body()
 
 
 def _text(c: SearchContext, args: Args) -> Test:
-    needle = str(args[0]).casefold()
+    needle = fold(str(args[0]))
     return lambda v, t: needle in t.text()
 
 
@@ -373,7 +373,7 @@ def _sent(compare: _DateTest) -> Build:
 
 def _addresses(name: str) -> Build:
     def build(c: SearchContext, args: Args) -> Test:
-        needle = str(args[0]).casefold()
+        needle = fold(str(args[0]))
         return lambda v, t: any(needle in value for value in t.addresses(name))
 
     return build

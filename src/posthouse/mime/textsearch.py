@@ -13,6 +13,7 @@ import datetime
 import email.utils
 import html
 import re
+import unicodedata
 from email.utils import getaddresses
 
 from posthouse.mime.encoded_words import decode_bytes, decode_words
@@ -30,6 +31,14 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 _TAG = re.compile(r"<[^<>]*>")
 _FLOWED_BREAK = re.compile(r" \r?\n")
+
+
+def fold(text: str) -> str:
+    """The form both sides of a SEARCH string comparison take: case-folded (RFC 9051
+    §6.4.4), then NFKC, so composed and decomposed accents and compatibility forms
+    compare equal (the aim of RFC 5051 i;unicode-casemap, which Dovecot uses)."""
+    folded = text.casefold()
+    return folded if folded.isascii() else unicodedata.normalize("NFKC", folded)
 
 
 def _unfold(value: bytes) -> bytes:
@@ -147,9 +156,7 @@ class MessageText:
         key = name.lower()
         found = self._fields.get(key)
         if found is None:
-            found = [
-                decode_words(decode_bytes(raw, None)).casefold() for raw in self._raw_fields(key)
-            ]
+            found = [fold(decode_words(decode_bytes(raw, None))) for raw in self._raw_fields(key)]
             self._fields[key] = found
         return found
 
@@ -162,10 +169,10 @@ class MessageText:
             found = []
             for raw in self._raw_fields(name):
                 value = decode_bytes(raw, None)
-                found.append(decode_words(value).casefold())
+                found.append(fold(decode_words(value)))
                 if ('"' in value or "(" in value or "\\" in value) and len(value) < _MAX_PARSED:
                     for display, addr in getaddresses([value]):
-                        found.append(f"{decode_words(display)} <{addr}>".casefold())
+                        found.append(fold(f"{decode_words(display)} <{addr}>"))
             self._fields[key] = found
         return found
 
@@ -189,7 +196,7 @@ class MessageText:
         if self._body is None:
             out: list[str] = []
             _part_texts(parse_tree(self._raw), False, out)
-            self._body = "\n".join(out).casefold()
+            self._body = fold("\n".join(out))
         return self._body
 
     def text(self) -> str:
@@ -197,5 +204,5 @@ class MessageText:
         if self._text is None:
             out: list[str] = []
             _part_texts(parse_tree(self._raw), True, out)
-            self._text = "\n".join(out).casefold()
+            self._text = fold("\n".join(out))
         return self._text
