@@ -28,6 +28,7 @@ class Dissector:
         self.streams = {CLIENT: ByteStream(), SERVER: ByteStream()}
         self.upgraded = False
         self.closed = {CLIENT: False, SERVER: False}
+        self.server_seen = False
 
     # -- input ------------------------------------------------------------------------
 

@@ -256,7 +256,7 @@ class ImapDissector(Dissector):
             item = m.group(1).upper()
             section = (m.group(2) or b"").upper()
             if item.startswith(b"RFC822.HEADER") or (
-                item.startswith(b"BODY[") and section == b"HEADER"
+                item.startswith(b"BODY[") and section.startswith(b"HEADER")
             ):
                 self.message(Message("FETCH HEADER", frame, data))
             elif item == b"RFC822" or (item.startswith(b"BODY[") and section == b""):

@@ -70,6 +70,10 @@ class Pop3Dissector(Dissector):
         shown_text = clip(text)
         line = self.add(Line(frame, ts, CLIENT, shown_text, explain.POP3_COMMANDS.get(verb, "")))
         line.verb, line.argument = verb, arg
+        if self.pending and self.pending[0].verb == "" and not self.server_seen:
+            # Clients wait for the greeting (RFC 5321 §3.1, RFC 1939 §4): it is not in
+            # the capture, so no reply will answer it.
+            self.pending.popleft()
         self.pending.append(_Pending(verb, arg.strip(), line))
         if verb == "USER":
             self.user, self.user_frame = arg.strip(), frame
@@ -120,6 +124,7 @@ class Pop3Dissector(Dissector):
     # -- server -------------------------------------------------------------------------
 
     def server_data(self) -> None:
+        self.server_seen = True
         s = self.streams[SERVER]
         while s.buf and not self.upgraded:
             if self.multi is not None:

@@ -17,6 +17,9 @@ from posthouse.analyzer.socks import SocksDissector
 from posthouse.analyzer.tcp import Closed, Connection, Data, Direction, Gap, Overlap
 from posthouse.analyzer.tls_layer import TlsLayer
 
+# RFC 8446 §5.1 content types 20-23 (and 24, heartbeat), or an SSL 2.0 record header.
+_TLS_FIRST_BYTES = {bytes([b]) for b in (20, 21, 22, 23, 24, *range(0x80, 0x100))}
+
 DISSECTORS: dict[str, type[Dissector]] = {
     "SMTP": SmtpDissector,
     "POP3": Pop3Dissector,
@@ -108,6 +111,22 @@ class SessionBuilder:
 
     def _feed(self, sender: str, data: bytes, frame: int, ts: int) -> None:
         layer = self.layer
+        if (
+            isinstance(layer, TlsLayer)
+            and layer.info.how != "implicit"
+            and not any(layer.fed.values())
+            and data[:1] not in _TLS_FIRST_BYTES
+        ):
+            # Not a TLS record after STARTTLS: the capture holds the session in the clear
+            # (it was decrypted before it was saved).
+            layer.info.problems.append(
+                "the bytes after STARTTLS are not TLS records: this capture holds the "
+                "TLS session already decrypted"
+            )
+            layer.info.decrypted = True
+            layer = self.layer = self._dissector(
+                self.detected.protocol, encrypted=True, after_tls=True
+            )
         layer.feed(sender, data, frame, ts)
         if isinstance(layer, Dissector) and layer.upgraded:
             self._next_layer(layer, frame)

@@ -24,6 +24,7 @@ from posthouse.proto.smtp.reply import RemoteProtocolError
 # RFC 3463 §2 / RFC 2034 §4: the enhanced code leads the text; its class is the
 # reply's first digit.
 _ENHANCED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?= |$)")
+_LOOSE_REPLY = re.compile(rb"([1-9][0-9]{2})([ -]|\Z)(.*)", re.DOTALL)
 _PATH = re.compile(r"<([^>]*)>")
 _BDAT = re.compile(rb"\s*BDAT\s+([0-9]+)(\s+LAST)?\s*$", re.IGNORECASE)
 # RFC 5321 §4.1.1.4: the content ends with a line holding one ".".
@@ -113,6 +114,10 @@ class SmtpDissector(Dissector):
         verb = verb.upper()
         line = self.add(Line(frame, ts, CLIENT, clip(text), explain.smtp_command(verb)))
         line.verb, line.argument = verb, arg
+        if self.pending and self.pending[0].verb == "" and not self.server_seen:
+            # Clients wait for the greeting (RFC 5321 §3.1, RFC 1939 §4): it is not in
+            # the capture, so no reply will answer it.
+            self.pending.popleft()
         self.pending.append(_Pending(verb, line))
         if verb in ("HELO", "EHLO", "LHLO", "RSET"):
             self.mail_from, self.rcpt = None, []
@@ -244,6 +249,7 @@ class SmtpDissector(Dissector):
     # -- server -------------------------------------------------------------------------
 
     def server_data(self) -> None:
+        self.server_seen = True
         stream = self.streams[SERVER]
         while stream.buf and not self.upgraded:
             got = stream.take_line()
@@ -256,6 +262,18 @@ class SmtpDissector(Dissector):
         try:
             code, last, text = parse_reply_line(raw)
         except RemoteProtocolError:
+            loose = _LOOSE_REPLY.match(raw)
+            if loose is not None:
+                # A code outside RFC 5321 §4.2's grammar (e.g. 472): still a reply.
+                code, last = int(loose.group(1)), loose.group(2) != b"-"
+                text = decode_text(loose.group(3))
+                line = self.add(Line(frame, ts, SERVER, clip(decode_text(raw)), "", "reply"))
+                line.code = code
+                line.note = "reply code outside RFC 5321 §4.2; " + explain.smtp_reply(code, None)
+                self.reply_lines.append(line)
+                if last:
+                    self._reply_done(code)
+                return
             self.add(
                 Line(frame, ts, SERVER, clip(decode_text(raw)), "not an SMTP reply line", "reply")
             )

@@ -43,15 +43,10 @@ def load_keylog(path: str | None, embedded: bytes = b"") -> Any:
     tls = _module()
     if tls is None or (path is None and not embedded):
         return None
-    keylog_cls = tls.KeyLog
-    if path is not None:
-        keylog = keylog_cls.load(path)
-        if embedded and hasattr(keylog, "add_text"):
-            keylog.add_text(embedded)
-        return keylog
-    if hasattr(keylog_cls, "parse"):
-        return keylog_cls.parse(embedded)
-    return None
+    keylog = tls.KeyLog.load(path) if path is not None else tls.KeyLog.parse(embedded)
+    if path is not None and embedded:
+        keylog.merge(tls.KeyLog.parse(embedded))
+    return keylog
 
 
 def available() -> bool:
@@ -110,9 +105,9 @@ class TlsLayer:
         self.fed[sender] += missing
         self._line(sender, frame, time_ns, f"[{missing} bytes missing from the capture]", "gap")
         self.session.gaps += 1
-        if self.observer is not None and hasattr(self.observer, "gap"):
+        if self.observer is not None:
             try:
-                self.observer.gap(sender == CLIENT)
+                self.observer.gap(sender == CLIENT, missing)
             except Exception as exc:
                 self.info.problems.append(f"TLS dissector failed: {exc!r}")
                 self.observer = None
@@ -121,6 +116,14 @@ class TlsLayer:
         pass
 
     def finish(self) -> None:
+        if self.observer is not None:
+            try:
+                events = self.observer.finish()
+            except Exception as exc:
+                self.info.problems.append(f"TLS dissector failed: {exc!r}")
+                events = []
+            for event in events:
+                self._event(CLIENT if event.from_client else SERVER, event)
         self._properties()
 
     # -- events ---------------------------------------------------------------------------
@@ -162,6 +165,18 @@ class TlsLayer:
             info.problems.append(text)
         elif name == "Certificate":
             info.certificates.extend(_certificates(event))
+        elif name == "ClientHello":
+            info.offered_suites = [_name(x) for x in getattr(event, "cipher_suites", ())]
+            info.offered_versions = [
+                _name(x) for x in getattr(event, "supported_versions", ()) or ()
+            ] or [_name(event.legacy_version)]
+            info.groups = [_name(x) for x in getattr(event, "supported_groups", ()) or ()]
+            if getattr(event, "sni", None):
+                info.sni = event.sni
+        elif name == "ServerKeyExchange" and getattr(event, "named_curve", None) is not None:
+            info.curve = _name(event.named_curve)
+        elif name == "ServerHello" and getattr(event, "selected_group", None) is not None:
+            info.curve = _name(event.selected_group)
         line = self._line(sender, frame, ts, text)
         line.note = note
 
@@ -193,6 +208,11 @@ class TlsLayer:
                 value = getattr(suite, attr, None)
                 if value:
                     setattr(info, attr, str(value))
+            if getattr(suite, "tls13", False):
+                # RFC 8446 §4.2.8: the key exchange is the key_share group; the
+                # authentication is the certificate's signature.
+                info.key_exchange = f"ECDHE/DHE ({info.curve})" if info.curve else "(EC)DHE"
+                info.authentication = "certificate signature"
         sni = getattr(obs, "sni", None)
         if sni:
             info.sni = str(sni)
@@ -291,7 +311,15 @@ def describe(event: Any) -> tuple[str, str]:
             "TLS 1.3 encrypts the rest of the handshake",
         )
     if name == "Problem":
-        return f"TLS problem: {attr('text', 'message', 'reason') or event}", ""
+        return f"TLS problem: {attr('message', 'text', 'reason') or event}", ""
+    if name == "HandshakeMessage":
+        kind = attr("msg_type")
+        return (_name(kind) if kind else "handshake message"), ""
+    if name == "EncryptedExtensions":
+        alpn = attr("alpn")
+        return "EncryptedExtensions" + (f" · ALPN {alpn}" if alpn else ""), "TLS 1.3 extensions"
+    if name == "KeyUpdate":
+        return "KeyUpdate", "new traffic keys (RFC 8446 §4.6.3)"
     return name, ""
 
 
