@@ -20,7 +20,11 @@ class DnsResolver:
     Every lookup gives up after `timeout` seconds in total."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, nameservers: list[str] | None = None):
-        self._resolver = dns.asyncresolver.Resolver(configure=nameservers is None)
+        try:
+            self._resolver = dns.asyncresolver.Resolver(configure=nameservers is None)
+        except dns.resolver.NoResolverConfiguration:
+            # no /etc/resolv.conf: every lookup fails temporarily instead of the server
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
         if nameservers is not None:
             self._resolver.nameservers = nameservers
         self._resolver.lifetime = timeout

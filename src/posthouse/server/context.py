@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from posthouse.accounts.authenticate import Authenticator
 from posthouse.accounts.directory import Directory
 from posthouse.config import Config
+from posthouse.resolver import Resolver, for_config
 from posthouse.store.base import Store
 
 log = logging.getLogger("posthouse")
@@ -31,10 +32,17 @@ class ServerContext:
     authenticator: Authenticator
     tls: ssl.SSLContext | None
     shutting_down: asyncio.Event = field(default_factory=asyncio.Event)
+    resolver: Resolver | None = None  # DNS for sender checks; made from the config when None
 
     @property
     def hostname(self) -> str:
         return self.config.hostname
+
+    def dns(self) -> Resolver:
+        """The resolver: the config's [dns] table (a lab), else real DNS."""
+        if self.resolver is None:
+            self.resolver = for_config(self.config)
+        return self.resolver
 
     def plaintext_auth_allowed(self, remote_ip: str, tls_active: bool) -> bool:
         """Passwords travel only inside TLS, except from loopback (nothing crosses a

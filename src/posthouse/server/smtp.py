@@ -60,13 +60,15 @@ from posthouse.proto.smtp.server import (
     ServerLimits,
     check_chunked_content,
 )
-from posthouse.server.context import ServerContext
+from posthouse.senderauth.results import Verdict, check_message, remove_ours
+from posthouse.server.context import ServerContext, is_loopback
 from posthouse.server.listener import Connection
 from posthouse.store.base import (
     LocalDelivery,
     OutboundEnvelope,
     OutboundRecipient,
     QuotaExceeded,
+    SpecialUse,
     User,
 )
 
@@ -79,6 +81,7 @@ HELP_TEXT = (
     "End of HELP info",
 )
 TRANSCRIPT_LIMIT = 200  # lines kept with a message, for "how did this arrive?"
+SENDER_CHECK_TIMEOUT = 30.0  # seconds for SPF, DKIM and DMARC together
 
 
 def _r(code: int, enhanced: str | None, *lines: str) -> Reply:
@@ -462,6 +465,24 @@ class SMTPSession:
         env = self.envelope
         if env.sender is None or not env.recipients:
             return self._error(_r(503, "5.5.1", "No valid recipients"))
+        verdict = None
+        if self._sender_checks_apply():
+            # RFC 8601 §5: results claiming to be ours that came with the message go.
+            content = remove_ours(content, self.ctx.hostname)
+            verdict = await self._check_sender(content)
+            if verdict is not None and verdict.disposition == "reject":
+                # RFC 7489 §6.7, §10.3: refuse in the SMTP session rather than bounce later
+                log.info(
+                    "smtp %s refused from=<%s>: DMARC reject for %s",
+                    self.conn.remote_ip,
+                    env.sender,
+                    verdict.from_domain,
+                )
+                return _r(
+                    550,
+                    "5.7.1",
+                    f"Unauthenticated mail from {verdict.from_domain} refused by its DMARC policy",
+                )
         header, body = split_message(content)
         added: list[bytes] = []
         if self.user is not None:
@@ -479,14 +500,20 @@ class SMTPSession:
         trace = self._received_header(queue_id_hint)
         # RFC 5321 §4.4: Return-Path is added at final delivery; the relay strips it.
         return_path = f"Return-Path: <{env.sender}>\r\n".encode()
+        results = verdict.header if verdict is not None else b""
         raw = (
-            b"".join([return_path, trace, header, *added, body])
+            b"".join([return_path, results, trace, header, *added, body])
             if header
-            else b"".join([return_path, trace, *added, b"\r\n", body])
+            else b"".join([return_path, results, trace, *added, b"\r\n", body])
         )
+        junk = verdict is not None and verdict.disposition == "quarantine"
         local = []
         for user in env.local_users.values():
-            mailbox = await self.ctx.store.get_mailbox(user.id, "INBOX")
+            mailbox = None
+            if junk:  # RFC 7489 §6.3 p=quarantine: "treat as suspicious", here the Junk folder
+                mailbox = await self.ctx.store.mailbox_by_role(user.id, SpecialUse.JUNK)
+            if mailbox is None:
+                mailbox = await self.ctx.store.get_mailbox(user.id, "INBOX")
             if mailbox is None:
                 log.error("smtp: user %s has no INBOX", user.address)
                 return _r(451, "4.3.0", "Temporary storage failure, try again later")
@@ -496,7 +523,7 @@ class SMTPSession:
             params = {k: v for k, v in env.mail_params.items() if v is not None}
             outbound = OutboundEnvelope(env.sender, tuple(env.remote), params)
         try:
-            result = await self.ctx.store.accept(raw, local, outbound, meta=self._meta())
+            result = await self.ctx.store.accept(raw, local, outbound, meta=self._meta(verdict))
         except QuotaExceeded:
             return _r(552, "5.2.2", "Mailbox full")
         except Exception:
@@ -514,6 +541,29 @@ class SMTPSession:
             len(raw),
         )
         return _r(250, "2.0.0", f"OK: queued as {ident}")
+
+    def _sender_checks_apply(self) -> bool:
+        """SPF, DKIM and DMARC judge mail arriving from other servers: the MTA port,
+        unauthenticated.  A client on this machine's loopback is another local program,
+        not a peer on the Internet, unless the instance runs a lab with a [dns] table."""
+        if self.listener.protocol != "smtp" or self.user is not None:
+            return False
+        return self.ctx.config.dns is not None or not is_loopback(self.conn.remote_ip)
+
+    async def _check_sender(self, content: bytes) -> Verdict | None:
+        try:
+            async with asyncio.timeout(SENDER_CHECK_TIMEOUT):
+                return await check_message(
+                    self.ctx.dns(),
+                    client_ip=self.conn.remote_ip,
+                    helo=self.helo,
+                    mail_from=self.envelope.sender or "",
+                    raw=content,
+                    authserv_id=self.ctx.hostname,
+                )
+        except TimeoutError:
+            log.warning("smtp %s: sender checks timed out", self.conn.remote_ip)
+            return None
 
     async def _check_originators(self, header: bytes) -> Reply | None:
         """Every address in From, Sender and Resent-* must be the user's own
@@ -560,8 +610,8 @@ class SMTPSession:
         parts.append(format_date())
         return fold_received(parts)
 
-    def _meta(self) -> dict[str, Any]:
-        return {
+    def _meta(self, verdict: Verdict | None = None) -> dict[str, Any]:
+        meta: dict[str, Any] = {
             "smtp": {
                 "remote_ip": self.conn.remote_ip,
                 "helo": self.helo,
@@ -576,6 +626,9 @@ class SMTPSession:
                 "transcript": list(self.transcript),
             }
         }
+        if verdict is not None:
+            meta["auth"] = verdict.to_json()  # SPF, DKIM, DMARC results and "forged"
+        return meta
 
 
 def describe_command(event: object, in_sasl: bool) -> str:
