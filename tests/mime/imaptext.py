@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from posthouse.mime.imapvalue import run
 from posthouse.proto.imap.response import Value, encode_value
 
@@ -23,3 +25,20 @@ def expected(text: str | bytes) -> bytes:
     if len(run([None, None])) == 2:
         data = data.replace(b")(", b") (")
     return data
+
+
+@dataclass(frozen=True)
+class Run:
+    """Stands in for a codec value written back to back (what `imapvalue.run` uses
+    once the codec offers one)."""
+
+    items: tuple[Value, ...]
+
+
+def wire_with_runs(value: Value) -> bytes:
+    """What the codec writes once it knows runs: items of a Run with no space."""
+    if isinstance(value, Run):
+        return b"".join(wire_with_runs(item) for item in value.items)
+    if isinstance(value, (tuple, list)):
+        return b"(" + b" ".join(wire_with_runs(item) for item in value) + b")"
+    return encode_value(value)

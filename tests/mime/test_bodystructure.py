@@ -9,7 +9,7 @@ import pytest
 
 from posthouse.mime.bodystructure import body_structure, structure_of
 from posthouse.mime.tree import MAX_DEPTH, parse
-from tests.mime.imaptext import crlf, expected, wire
+from tests.mime.imaptext import crlf, expected, wire, wire_with_runs
 
 PLAIN = "From: user@domain.org\nDate: Sat, 24 Mar 2017 23:00:00 +0200\nMime-Version: 1.0\n"
 ENV_2017 = (
@@ -299,3 +299,12 @@ def test_message_rfc822_is_parsed_once_for_structure_and_sections() -> None:
     rfc822 = tree.children[1]
     assert rfc822.message is not None and rfc822.message.children is not None
     assert [c.subtype for c in rfc822.message.children] == [b"html", b"plain"]
+
+
+@pytest.mark.parametrize(("message", "structure", "body"), CASES)
+def test_dovecot_cases_byte_exact_once_the_codec_writes_runs(
+    runs: None, message: str, structure: str, body: str
+) -> None:
+    raw = crlf(message)
+    assert wire_with_runs(body_structure(raw, extensible=True)) == structure.encode()
+    assert wire_with_runs(body_structure(raw, extensible=False)) == body.encode()

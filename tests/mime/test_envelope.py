@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from posthouse.mime.envelope import envelope
-from tests.mime.imaptext import crlf, expected, wire
+from tests.mime.imaptext import crlf, expected, wire, wire_with_runs
 
 DATE = '"Thu, 15 Feb 2007 01:02:03 +0200"'
 
@@ -153,3 +153,10 @@ def test_nul_in_header_becomes_0x80() -> None:
     env = envelope(b"Subject: a\x00b\r\n\r\n")
     assert isinstance(env, tuple) and env[1] == b"a\x80b"
     wire(env)
+
+
+@pytest.mark.parametrize(("message", "text"), CASES)
+def test_envelope_byte_exact_once_the_codec_writes_runs(
+    runs: None, message: str, text: str
+) -> None:
+    assert wire_with_runs(envelope(crlf(message))) == text.encode()
