@@ -1,0 +1,1 @@
+"""Webmail, account settings, admin console, autoconfig, metrics and the JSON API."""
