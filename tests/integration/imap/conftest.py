@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.imap.rawimap import RawImap, message
 from tests.integration.server import USERS, MailServer
 
 ALICE = "alice@example.test"
@@ -43,6 +44,39 @@ def login(imap_server: MailServer) -> Iterator[Callable[..., imaplib.IMAP4]]:
             client.logout()
         except (imaplib.IMAP4.error, OSError):
             pass
+
+
+@pytest.fixture
+def raw(imap_server: MailServer) -> Iterator[Callable[..., RawImap]]:
+    """raw(user=ALICE) -> a logged-in RawImap (raw(None) -> not logged in)."""
+    clients: list[RawImap] = []
+
+    def make(user: str | None = ALICE, port: str = "imap") -> RawImap:
+        client = RawImap(imap_server.ports[port])
+        clients.append(client)
+        if user is not None:
+            client.login(user, USERS[user])
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def unique(prefix: str = "box") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def fill(client: RawImap, count: int, *, select: bool = True, prefix: str = "box") -> str:
+    """A new mailbox holding `count` messages (subjects m1..mN), selected by default."""
+    name = unique(prefix)
+    assert client.cmd(f'CREATE "{name}"').status == "OK"
+    for i in range(1, count + 1):
+        reply = client.append(name, message(f"m{i}", f"body of message {i}"))
+        assert reply.status == "OK", reply
+    if select:
+        assert client.cmd(f'SELECT "{name}"').status == "OK"
+    return name
 
 
 def deliver(server: MailServer, to: str, subject: str | None = None, body: str = "hello") -> str:

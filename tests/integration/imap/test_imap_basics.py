@@ -38,7 +38,7 @@ def test_read_flag_move_append_expunge(
     assert typ == "OK"
     assert m.untagged_responses.get("EXPUNGE") == [number]
     typ, status = m.status("Archive/2026", "(MESSAGES UNSEEN)")
-    assert status[0] == b'Archive/2026 (MESSAGES 1 UNSEEN 0)'
+    assert status[0] == b"Archive/2026 (MESSAGES 1 UNSEEN 0)"
     typ, data = m.append("INBOX", "(\\Deleted)", None, b"Subject: appended\r\n\r\nx\r\n")
     assert typ == "OK" and b"APPENDUID" in data[0]
     typ, data = m.expunge()
