@@ -40,6 +40,7 @@ LISTENER_DEFAULTS: dict[str, tuple[int, str]] = {
     "imap": (2143, "starttls"),
     "imaps": (2993, "implicit"),
     "https": (8443, "implicit"),
+    "http": (8080, "none"),  # optional: only redirects browsers to the https listener
 }
 TLS_MODES = ("none", "starttls", "implicit")
 
@@ -245,6 +246,11 @@ def default_config_text(domain: str, hostname: str) -> str:
             f"port = {port}",
             f'tls = "{tls}"',
         ]
+    lines += [
+        "",
+        "# Webmail over HTTPS: add a table [listeners.https] (port 8443, tls = \"implicit\");",
+        "# [listeners.http] (port 8080, tls = \"none\") then redirects browsers to it.",
+    ]
     return "\n".join(lines) + "\n"
 
 
