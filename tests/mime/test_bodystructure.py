@@ -308,3 +308,10 @@ def test_dovecot_cases_byte_exact_once_the_codec_writes_runs(
     raw = crlf(message)
     assert wire_with_runs(body_structure(raw, extensible=True)) == structure.encode()
     assert wire_with_runs(body_structure(raw, extensible=False)) == body.encode()
+
+
+def test_deep_message_rfc822_chain_stays_within_the_limit() -> None:
+    raw = crlf("Content-Type: message/rfc822\n\n" * (MAX_DEPTH + 50) + "Subject: bottom\n\nbody\n")
+    text = wire(body_structure(raw, extensible=True))
+    assert text.count(b'"rfc822"') == MAX_DEPTH
+    assert b'"application" "octet-stream"' in text
