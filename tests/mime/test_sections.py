@@ -159,3 +159,10 @@ def test_message_without_body() -> None:
     assert section(raw, S(text=SectionText.HEADER)) == raw
     assert section(raw, S(text=SectionText.TEXT)) == b""
     assert section(raw, S(1)) == b""
+
+
+def test_items_of_one_fetch_share_one_parse() -> None:
+    raw = bytes(bytearray(MESSAGE))
+    assert parse(raw) is parse(raw)
+    other = bytes(bytearray(MESSAGE))
+    assert parse(other) is not parse(raw)

@@ -53,7 +53,8 @@ class Part:
     """One MIME entity: its header is raw[start:body_start] (with the empty line
     that ends it), its body raw[body_start:end].  `fields` holds the unfolded
     Content-* values (and, for a message, the envelope fields); `ctype`, `subtype`
-    and `params` are as sent, or the RFC 2045 §5.2 default when absent."""
+    and `params` are as sent, or the RFC 2045 §5.2 default when absent.  Trees are
+    shared (see `parse`): read them, do not change them."""
 
     raw: bytes
     start: int
@@ -92,8 +93,19 @@ class Part:
 
 
 def parse(raw: bytes) -> Part:
-    """The MIME tree of a whole message."""
-    return _Builder(raw).entity(0, len(raw), 0, message=True, digest=False)
+    """The MIME tree of a whole message.  The last tree is kept for the same bytes
+    object, so the items of one FETCH (BODYSTRUCTURE, BODY[1], BINARY[2]...) that
+    each start from the raw message parse it once."""
+    global _last
+    last = _last
+    if last is not None and last[0] is raw:
+        return last[1]
+    tree = _Builder(raw).entity(0, len(raw), 0, message=True, digest=False)
+    _last = (raw, tree)
+    return tree
+
+
+_last: tuple[bytes, Part] | None = None
 
 
 class _Builder:
