@@ -315,3 +315,23 @@ def test_deep_message_rfc822_chain_stays_within_the_limit() -> None:
     text = wire(body_structure(raw, extensible=True))
     assert text.count(b'"rfc822"') == MAX_DEPTH
     assert b'"application" "octet-stream"' in text
+
+
+def test_eight_bit_parameter_values_go_as_literals() -> None:
+    raw = crlf(
+        'Content-Type: application/pdf; name="Résumé.pdf"\n'
+        'Content-Disposition: attachment; filename="Résumé.pdf"\n'
+        "Content-Description: Lebenslauf für Jörg\n"
+        "Content-Transfer-Encoding: base64\n\nJVBERi0=\n"
+    )
+    name = "Résumé.pdf".encode()
+    description = "Lebenslauf für Jörg".encode()
+    assert wire(body_structure(raw, extensible=True)) == (
+        b'("application" "pdf" ("name" {12}\r\n'
+        + name
+        + b") NIL {21}\r\n"
+        + description
+        + b' "base64" 10 NIL ("attachment" ("filename" {12}\r\n'
+        + name
+        + b")) NIL NIL)"
+    )
