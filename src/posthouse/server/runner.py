@@ -73,16 +73,20 @@ class RunningServer:
     ctx: ServerContext
     listeners: list[Listener] = field(default_factory=list)
     delivery: DeliveryService | None = None  # outbound queue (one process delivers)
+    web: list[Any] = field(default_factory=list)  # web.serve.WebServer: https, http redirect
 
     def ports(self) -> dict[str, int]:
-        return {li.name: li.port for li in self.listeners}
+        return {li.name: li.port for li in self.listeners} | {w.name: w.port for w in self.web}
 
     async def stop(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, let sessions finish their transaction, close the store."""
         self.ctx.shutting_down.set()
         for li in self.listeners:
             li.stop_accepting()
-        await asyncio.gather(*(li.wait_sessions(grace) for li in self.listeners))
+        await asyncio.gather(
+            *(li.wait_sessions(grace) for li in self.listeners),
+            *(w.stop(min(grace, 10.0)) for w in self.web),
+        )
         if self.delivery is not None:
             await self.delivery.stop(min(grace, 10.0))
         await watcher_for(self.ctx).close()
@@ -126,6 +130,12 @@ async def start_server(
             )
             await listener.start()
             running.listeners.append(listener)
+        # Webmail (uvicorn) on this same event loop; imported here so processes
+        # without an https listener never load the web stack.
+        if config.listener("https") is not None:
+            from posthouse.web.serve import serve_web
+
+            running.web = await serve_web(ctx, running.listeners, sockets)
         running.delivery = DeliveryService(config, store)
         running.delivery.start()
     except BaseException:

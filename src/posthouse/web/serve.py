@@ -13,7 +13,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from posthouse.config import Listener as ListenerConfig
 from posthouse.server.context import ServerContext
+from posthouse.server.listener import Listener
 from posthouse.web.app import create_app
 from posthouse.web.monitor import ListenerStatus, Monitor
 
@@ -33,11 +34,13 @@ class _EmbeddedServer(uvicorn.Server):
         yield  # the runner owns SIGINT/SIGTERM/SIGHUP
 
 
-def bind(address: str, port: int) -> socket.socket:
+def bind(address: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     info = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(info[0], socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if info[0] == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(info[4])
@@ -142,6 +145,9 @@ def redirect_app(https_port: int) -> ASGIApp:
         path = scope.get("raw_path", b"/").decode("latin-1") or "/"
         if not path.startswith("/") or path.startswith("//"):
             path = "/"
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query and not any(c in query for c in "\r\n"):
+            path += "?" + query
         port = "" if https_port == 443 else f":{https_port}"
         location = f"https://{host}{port}{path}"
         await send(
@@ -163,3 +169,53 @@ async def start_redirect(
     sock = sock or bind(listener.address, listener.port)
     server, task = await _start(listener.name, redirect_app(https_port), None, sock)
     return WebServer(listener.name, server, task, sock)
+
+
+def listener_status(
+    ctx: ServerContext, listeners: Sequence[Listener], web: Sequence[WebServer]
+) -> list[ListenerStatus]:
+    """Open connections per listener, for the admin console and /metrics."""
+    found = []
+    for li in listeners:
+        lc = ctx.config.listener(li.name)
+        mode = lc.tls if lc is not None else ""
+        found.append(ListenerStatus(li.name, li.address, li.port, mode, len(li.connections)))
+    for w in web:
+        lc = ctx.config.listener(w.name)
+        address = lc.address if lc is not None else ""
+        mode = lc.tls if lc is not None else ""
+        found.append(ListenerStatus(w.name, address, w.port, mode, w.connections))
+    return found
+
+
+async def serve_web(
+    ctx: ServerContext,
+    listeners: Sequence[Listener],
+    sockets: dict[str, socket.socket] | None = None,
+) -> list[WebServer]:
+    """Start the https listener (and the http redirect) when configured; the caller
+    stops each returned server before closing the store."""
+    https = ctx.config.listener("https")
+    if https is None:
+        return []
+    sockets = sockets or {}
+    # Worker processes each bind the web port themselves; SO_REUSEPORT lets the
+    # kernel share connections between them, as it does for the mail ports.
+    reuse = ctx.config.workers > 1
+    servers: list[WebServer] = []
+    try:
+        sock = sockets.get("https") or bind(https.address, https.port, reuse_port=reuse)
+        servers.append(
+            await start_web(
+                ctx, https, sock=sock, status=lambda: listener_status(ctx, listeners, servers)
+            )
+        )
+        http = ctx.config.listener("http")
+        if http is not None:
+            sock = sockets.get("http") or bind(http.address, http.port, reuse_port=reuse)
+            servers.append(await start_redirect(http, servers[0].port, sock=sock))
+    except BaseException:
+        for server in servers:
+            await server.stop(0)
+        raise
+    return servers
