@@ -99,7 +99,7 @@ def detect_bytes(client: bytes, server: bytes, port: int) -> Detected:
     if client[:1] == b"\x16" and client[1:2] == b"\x03":
         inner = by_port[0] if by_port else "unknown"
         return Detected(inner, True, f"TLS ClientHello (inner protocol by port {port})")
-    if client[:1] == b"\x05" and (not server or server[:1] == b"\x05"):
+    if _socks5(client, server):
         return Detected("SOCKS", False, "SOCKS5 handshake")
     if _SMTP_GREETING.match(server) or _SMTP_CLIENT.match(client):
         return Detected("SMTP", False, "greeting" if server[:3] == b"220" else "EHLO/HELO")
@@ -116,3 +116,13 @@ def detect_bytes(client: bytes, server: bytes, port: int) -> Detected:
         proto, tls = by_port
         return Detected(proto, tls, f"port {port}")
     return Detected("unknown", False, "no known port or greeting")
+
+
+def _socks5(client: bytes, server: bytes) -> bool:
+    """RFC 1928 §3: VER=5 NMETHODS METHODS from the client; VER=5 METHOD back, then
+    (after any sub-negotiation) a reply that starts with VER=5 again."""
+    if len(client) < 3 or client[0] != 5 or not 1 <= client[1] <= 16:
+        return False
+    if any(m > 0x09 and m < 0x80 for m in client[2 : 2 + client[1]]):
+        return False
+    return not server or (server[0] == 5 and (len(server) == 2 or server[2] in (1, 5)))

@@ -32,10 +32,16 @@ def session_findings(s: Session) -> list[Finding]:
             )
             out.append(Finding("high", "cleartext-credentials", text, s.index, cred.frame))
         else:
+            if cred.mechanism in ("APOP", "CRAM-MD5", "NTLM", "DIGEST-MD5"):
+                secret = (
+                    "with a password digest or hash that can be attacked offline "
+                    "(guessing the password)"
+                )
+            else:
+                secret = "(the password itself is not in the capture)"
             text = (
                 f"{cred.protocol} {cred.mechanism}: user {cred.username!r} sent in the clear "
-                f"with a password digest or hash (login {outcome}); the digest can be "
-                "guessed offline."
+                f"{secret}; login {outcome}."
             )
             out.append(Finding("medium", "cleartext-login", text, s.index, cred.frame))
     if s.protocol in MAIL_PROTOCOLS and s.tls is None and (s.lines or s.messages):
