@@ -4,13 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(swaks curl openssl fetchmail getmail6 neomutt tmux tshark chromium)
+DEBS=(swaks curl openssl fetchmail getmail6 neomutt tmux tshark chromium postfix)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     missing=()
     for p in "${DEBS[@]}"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
+        # postfix: "No configuration" writes no /etc/postfix/main.cf, so no system
+        # Postfix starts or holds port 25; the relay tests run a private one.
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
