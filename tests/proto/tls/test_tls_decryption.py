@@ -3,11 +3,16 @@ data, padding, and carrying on after lost bytes."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import ssl
+import struct
 
 import pytest
 import tls_builder as b
+from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
+from cryptography.hazmat.primitives.ciphers import Cipher
 from tls_traffic import make_session
 
 from posthouse.proto.tls import (
@@ -22,7 +27,7 @@ from posthouse.proto.tls import (
     TLSObserver,
 )
 from posthouse.proto.tls import keylog as kl
-from posthouse.proto.tls.decrypt import hkdf_expand_label, tls12_prf
+from posthouse.proto.tls.decrypt import hkdf_expand_label, tls10_prf, tls12_prf
 
 
 def test_hkdf_expand_label_rfc8448_server_handshake_keys() -> None:
@@ -221,3 +226,77 @@ def test_decryption_resumes_after_a_gap(max_version: ssl.TLSVersion, ciphers: st
     for e in events:
         if e.from_client and not isinstance(e, Problem):
             assert stream[e.offset] in (20, 21, 22, 23)
+
+
+# --- a hand-built TLS 1.0 RC4-MD5 connection with a renegotiation ----------------------
+
+
+class _Rc4Writer:
+    """One direction of TLS 1.0 TLS_RSA_WITH_RC4_128_MD5 (RFC 2246 §6.2.3.1)."""
+
+    def __init__(self, mac_key: bytes, key: bytes) -> None:
+        self.mac_key = mac_key
+        self.rc4 = Cipher(decrepit.ARC4(key), mode=None).encryptor()
+        self.seq = 0
+
+    def seal(self, content_type: int, data: bytes) -> bytes:
+        header = struct.pack("!QBHH", self.seq, content_type, 0x0301, len(data))
+        mac = hmac.new(self.mac_key, header + data, hashlib.md5).digest()
+        self.seq += 1
+        return b.record(content_type, self.rc4.update(data + mac), 0x0301)
+
+
+def _rc4_writers(master: bytes, cr: bytes, sr: bytes) -> tuple[_Rc4Writer, _Rc4Writer]:
+    # RFC 2246 §6.3: MAC secrets (16 each for MD5), then keys (16 each); no IVs for RC4
+    kb = tls10_prf(master, b"key expansion", sr + cr, 64)
+    return _Rc4Writer(kb[:16], kb[32:48]), _Rc4Writer(kb[16:32], kb[48:64])
+
+
+def test_tls10_rc4_with_renegotiation() -> None:
+    cr1, sr1, ms1 = os.urandom(32), os.urandom(32), os.urandom(48)
+    cr2, sr2, ms2 = os.urandom(32), os.urandom(32), os.urandom(48)
+    keylog = f"CLIENT_RANDOM {cr1.hex()} {ms1.hex()}\nCLIENT_RANDOM {cr2.hex()} {ms2.hex()}\n"
+    ccs = b.record(20, b"\x01", 0x0301)
+    cke = b.handshake(16, b.vec16(b"\x00" * 128))
+    cw, sw = _rc4_writers(ms1, cr1, sr1)
+    flights: list[tuple[bool, bytes]] = [
+        (True, b.record(22, b.client_hello([0x0004], version=0x0301, random=cr1), 0x0301)),
+        (
+            False,
+            b.record(22, b.server_hello(0x0004, version=0x0301, random=sr1), 0x0301)
+            + b.record(22, b.handshake(14, b""), 0x0301),
+        ),
+        (True, b.record(22, cke, 0x0301) + ccs + cw.seal(22, b.handshake(20, b"c" * 12))),
+        (False, ccs + sw.seal(22, b.handshake(20, b"s" * 12))),
+        (True, cw.seal(23, b"EHLO rc4\r\n")),
+        (False, sw.seal(23, b"250 rc4\r\n")),
+        # a renegotiation under the first keys; the second keys follow each side's CCS
+        (True, cw.seal(22, b.client_hello([0x0004], version=0x0301, random=cr2))),
+        (
+            False,
+            sw.seal(22, b.server_hello(0x0004, version=0x0301, random=sr2))
+            + sw.seal(22, b.handshake(14, b"")),
+        ),
+    ]
+    client_ccs = cw.seal(22, cke) + cw.seal(20, b"\x01")
+    server_ccs = sw.seal(20, b"\x01")
+    cw, sw = _rc4_writers(ms2, cr2, sr2)
+    flights += [
+        (True, client_ccs + cw.seal(22, b.handshake(20, b"C" * 12))),
+        (False, server_ccs + sw.seal(22, b.handshake(20, b"S" * 12))),
+        (True, cw.seal(23, b"QUIT\r\n")),
+        (False, sw.seal(23, b"221 bye\r\n")),
+    ]
+    obs = TLSObserver(KeyLog.parse(keylog))
+    events: list[TLSEvent] = []
+    for from_client, data in flights:  # in causal order, as a capture has them
+        events += obs.feed(from_client, data[:7]) + obs.feed(from_client, data[7:])
+    assert not [e for e in events if isinstance(e, Problem)]
+    assert data_of(events, True) == [b"EHLO rc4\r\n", b"QUIT\r\n"]
+    assert data_of(events, False) == [b"250 rc4\r\n", b"221 bye\r\n"]
+    finished = [e for e in events if isinstance(e, Finished)]
+    assert [f.verify_data for f in finished if f.from_client] == [b"c" * 12, b"C" * 12]
+    assert obs.version == "TLS 1.0"
+    assert obs.cipher_suite is not None
+    assert obs.cipher_suite.description == "RSA / RSA / RC4-128 / MD5"
+    assert obs.server_hello is not None and obs.server_hello.random == sr2

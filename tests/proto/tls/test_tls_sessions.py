@@ -55,8 +55,8 @@ def tls13_session(suite: str) -> Session:
 def feed_interleaved(
     observer: TLSObserver, session: Session, seed: int, max_piece: int = 1500
 ) -> list[TLSEvent]:
-    """Feed both streams in random pieces, alternating directions at random, but never
-    letting one side run ahead of what the other has already received."""
+    """Feed both streams in random pieces, switching direction at random; one side may
+    run ahead of the other, which the observer must absorb by holding records back."""
     rng = random.Random(seed)
     streams = {True: session.client_stream, False: session.server_stream}
     pos = {True: 0, False: 0}
@@ -153,6 +153,42 @@ def test_tls13_handshake_and_decryption(suite_name: str, seed: int) -> None:
     assert HOSTNAME in cert.certificates[0].subject_alt_names
     assert len(only(events, Finished)) == 2
     assert not only(events, EncryptedRecord)
+    assert plaintext(events, True) == session.client_data
+    assert plaintext(events, False) == session.server_data
+
+
+# OpenSSL's SSL_OP_NO_ENCRYPT_THEN_MAC (Python 3.11 has no name for it): without it,
+# CBC suites use RFC 7366 encrypt-then-MAC; with it, the classic MAC-then-encrypt.
+NO_ETM = 1 << 19
+V = ssl.TLSVersion
+CBC_CASES = [
+    (V.TLSv1, "ECDHE-RSA-AES128-SHA", 0, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    (V.TLSv1, "AES256-SHA", NO_ETM, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (V.TLSv1_1, "AES256-SHA", 0, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (V.TLSv1_1, "CAMELLIA128-SHA", NO_ETM, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (V.TLSv1_2, "ECDHE-RSA-AES128-SHA256", NO_ETM, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (V.TLSv1_2, "ECDHE-RSA-AES256-SHA384", 0, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+]
+
+
+@pytest.mark.parametrize(("version", "openssl_name", "options", "iana"), CBC_CASES)
+def test_cbc_suites_decrypt(
+    version: ssl.TLSVersion, openssl_name: str, options: int, iana: str
+) -> None:
+    session = make_session(
+        max_version=version,
+        min_version=version,
+        ciphers=openssl_name + ":@SECLEVEL=0",  # OpenSSL 3 refuses TLS 1.0/1.1 otherwise
+        options=options,
+    )
+    observer = TLSObserver(KeyLog.parse(session.keylog))
+    events = feed_interleaved(observer, session, 9)
+    assert not only(events, Problem)
+    assert observer.cipher_suite is not None and observer.cipher_suite.name == iana
+    assert observer.version == {V.TLSv1: "TLS 1.0", V.TLSv1_1: "TLS 1.1"}.get(version, "TLS 1.2")
+    etm = any(e.name == "encrypt_then_mac" for e in only(events, ServerHello)[0].extensions)
+    assert etm == (options == 0)
+    assert observer.decrypting
     assert plaintext(events, True) == session.client_data
     assert plaintext(events, False) == session.server_data
 

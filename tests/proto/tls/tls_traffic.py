@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -112,7 +113,9 @@ class _Pair:
 def make_session(
     *,
     max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3,
+    min_version: ssl.TLSVersion | None = None,
     ciphers: str | None = None,
+    options: int = 0,
     alpn: list[str] | None = None,
     exchanges: list[tuple[bytes, bytes]] | None = None,
     close: bool = True,
@@ -121,10 +124,15 @@ def make_session(
     ca, leaf = _ca()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     leaf.configure_cert(server_ctx)
-    server_ctx.maximum_version = max_version
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ca.configure_trust(client_ctx)
-    client_ctx.maximum_version = max_version
+    for ctx in (server_ctx, client_ctx):
+        with warnings.catch_warnings():  # TLS 1.0 and 1.1 on purpose: old peers exist
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if min_version is not None:
+                ctx.minimum_version = min_version
+            ctx.maximum_version = max_version
+        ctx.options |= options
     if ciphers:
         server_ctx.set_ciphers(ciphers)
         client_ctx.set_ciphers(ciphers)

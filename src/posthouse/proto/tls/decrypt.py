@@ -1,5 +1,6 @@
-"""Record decryption from key-log secrets: TLS 1.3 (RFC 8446 §5.2, §7) and the TLS 1.2
-AEAD suites (RFC 5246 §6.2.3.3 and §6.3, RFC 5288, RFC 6655, RFC 7905).
+"""Record decryption from key-log secrets: TLS 1.3 (RFC 8446 §5.2, §7); TLS 1.2 AEAD
+suites (RFC 5246 §6.2.3.3 and §6.3, RFC 5288, RFC 6655, RFC 7905); and TLS 1.0-1.2 CBC
+and RC4 suites (RFC 2246 §6.2.3, RFC 4346 §6.2.3.2, RFC 5246 §6.2.3.1-2, RFC 7366).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import struct
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
@@ -29,12 +32,22 @@ class DecryptError(Exception):
     pass
 
 
-def unsupported_reason(chosen: Suite) -> str | None:
+def unsupported_reason(chosen: Suite, version: int = 0x0303) -> str | None:
     """Why records of this suite cannot be decrypted, or None when they can."""
-    if _aead_spec(chosen.cipher) is None:
-        return f"decrypting {chosen.cipher} is not supported (only AES-GCM/CCM, ChaCha20)"
-    if chosen.tls13 and chosen.hash not in _HASHES:
-        return f"hash {chosen.hash} is not supported"
+    if chosen.tls13:
+        if _aead_spec(chosen.cipher) is None or chosen.hash not in _HASHES:
+            return f"decrypting {chosen.name} is not supported"
+        return None
+    if version < 0x0301:
+        return "decrypting SSL 3.0 is not supported"
+    if "(export)" in chosen.key_exchange:
+        return "decrypting export suites is not supported"
+    if _aead_spec(chosen.cipher) is not None:
+        return None if version >= 0x0303 else f"{chosen.cipher} needs TLS 1.2"
+    if chosen.cipher not in _BLOCK_CIPHERS and chosen.cipher != "RC4-128":
+        return f"decrypting {chosen.cipher} is not supported"
+    if chosen.hash not in _MAC_HASHES:
+        return f"MAC {chosen.hash} is not supported"
     return None
 
 
@@ -74,7 +87,19 @@ def hkdf_expand_label(
 def tls12_prf(secret: bytes, label: bytes, seed: bytes, length: int, hash_name: str) -> bytes:
     """RFC 5246 §5: PRF(secret, label, seed) = P_<hash>(secret, label + seed)."""
     digest = getattr(hashlib, hash_name.replace("-", "").lower())
-    seed = label + seed
+    return _p_hash(secret, label + seed, length, digest)
+
+
+def tls10_prf(secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
+    """RFC 2246 §5 (also TLS 1.1): P_MD5 on the first half of the secret XOR P_SHA-1 on
+    the second half; the halves share a byte when the length is odd."""
+    half = (len(secret) + 1) // 2
+    md5 = _p_hash(secret[:half], label + seed, length, hashlib.md5)
+    sha1 = _p_hash(secret[len(secret) - half :], label + seed, length, hashlib.sha1)
+    return bytes(a ^ b for a, b in zip(md5, sha1, strict=True))
+
+
+def _p_hash(secret: bytes, seed: bytes, length: int, digest) -> bytes:  # type: ignore[no-untyped-def]
     out = bytearray()
     a = seed
     while len(out) < length:
@@ -172,24 +197,141 @@ class Tls12AeadProtection:
         return content_type, plaintext
 
 
+# cipher name -> (algorithm, key length, block size)
+_BLOCK_CIPHERS: dict[str, tuple[type, int, int]] = {
+    "AES-128-CBC": (algorithms.AES, 16, 16),
+    "AES-256-CBC": (algorithms.AES, 32, 16),
+    "CAMELLIA-128-CBC": (decrepit.Camellia, 16, 16),
+    "CAMELLIA-256-CBC": (decrepit.Camellia, 32, 16),
+    "SEED-CBC": (decrepit.SEED, 16, 16),
+    "3DES-EDE-CBC": (decrepit.TripleDES, 24, 8),
+    "IDEA-CBC": (decrepit.IDEA, 16, 8),
+}
+_MAC_HASHES = {
+    "MD5": hashlib.md5,
+    "SHA-1": hashlib.sha1,
+    "SHA-256": hashlib.sha256,
+    "SHA-384": hashlib.sha384,
+}
+
+
+class Tls12MacProtection:
+    """One direction's keys for a CBC or RC4 suite (MAC-then-encrypt, or RFC 7366
+    encrypt-then-MAC). The MAC is checked, so wrong keys are noticed."""
+
+    def __init__(
+        self,
+        chosen: Suite,
+        version: int,
+        mac_key: bytes,
+        key: bytes,
+        iv: bytes,
+        encrypt_then_mac: bool,
+    ) -> None:
+        self._digest = _MAC_HASHES[chosen.hash]
+        self._mac_len = self._digest().digest_size
+        self._mac_key = mac_key
+        self._etm = encrypt_then_mac
+        self._explicit_iv = version >= 0x0302  # RFC 4346 §6.2.3.2: TLS 1.1 sends the IV
+        self._stream: CipherContext | None = None
+        spec = _BLOCK_CIPHERS.get(chosen.cipher)
+        if spec is None:  # RC4: one key stream across the records (RFC 5246 §6.2.3.1)
+            self._stream = Cipher(decrepit.ARC4(key), mode=None).decryptor()
+            self._block = 0
+        else:
+            self._algorithm, _, self._block = spec
+        self._key = key
+        self._iv = iv  # TLS 1.0: the last ciphertext block of the previous record
+        self.seq = 0
+
+    def _mac(self, content_type: int, version: int, data: bytes) -> bytes:
+        # RFC 5246 §6.2.3.1: HMAC(seq_num + type + version + length + content)
+        header = struct.pack("!QBHH", self.seq, content_type, version, len(data))
+        return hmac.new(self._mac_key, header + data, self._digest).digest()
+
+    def open(self, content_type: int, version: int, fragment: bytes) -> tuple[int, bytes]:
+        if self._stream is not None:
+            plain = self._stream.update(fragment)
+            content, mac = plain[: -self._mac_len], plain[-self._mac_len :]
+            if len(plain) < self._mac_len or not hmac.compare_digest(
+                mac, self._mac(content_type, version, content)
+            ):
+                raise DecryptError("bad record MAC")
+            self.seq += 1
+            return content_type, content
+        body = fragment
+        if self._etm:
+            # RFC 7366 §3: the MAC covers the IV and ciphertext, and follows them.
+            body, mac = fragment[: -self._mac_len], fragment[-self._mac_len :]
+            if len(fragment) < self._mac_len or not hmac.compare_digest(
+                mac, self._mac(content_type, version, body)
+            ):
+                raise DecryptError("bad record MAC")
+        if self._explicit_iv:
+            iv, body = body[: self._block], body[self._block :]
+        else:
+            iv = self._iv
+        if not body or len(body) % self._block or len(iv) != self._block:
+            raise DecryptError("ciphertext is not whole blocks")
+        decryptor = Cipher(self._algorithm(self._key), modes.CBC(iv)).decryptor()
+        plain = decryptor.update(body) + decryptor.finalize()
+        # RFC 5246 §6.2.3.2: padding_length bytes of value padding_length, then itself.
+        pad = plain[-1]
+        if pad + 1 > len(plain) or plain[-pad - 1 :] != bytes([pad]) * (pad + 1):
+            raise DecryptError("bad padding")
+        plain = plain[: -pad - 1]
+        if not self._etm:
+            if len(plain) < self._mac_len:
+                raise DecryptError("record shorter than its MAC")
+            plain, mac = plain[: -self._mac_len], plain[-self._mac_len :]
+            if not hmac.compare_digest(mac, self._mac(content_type, version, plain)):
+                raise DecryptError("bad record MAC")
+        if not self._explicit_iv:
+            self._iv = body[-self._block :]
+        self.seq += 1
+        return content_type, plain
+
+
 def tls12_protections(
-    chosen: Suite, master_secret: bytes, client_random: bytes, server_random: bytes
-) -> tuple[Tls12AeadProtection, Tls12AeadProtection]:
-    """(client write, server write) from the key block, RFC 5246 §6.3."""
-    spec = _aead_spec(chosen.cipher)
-    if spec is None:
-        raise DecryptError(unsupported_reason(chosen) or chosen.name)
-    key_len = spec[0]
-    iv_len = 12 if spec[1] == "chacha" else 4
-    block = tls12_prf(
-        master_secret,
-        b"key expansion",
-        server_random + client_random,
-        2 * (key_len + iv_len),
-        prf_hash(chosen),
+    chosen: Suite,
+    version: int,
+    master_secret: bytes,
+    client_random: bytes,
+    server_random: bytes,
+    encrypt_then_mac: bool = False,
+) -> tuple[RecordProtection, RecordProtection]:
+    """(client write, server write) from the key block, RFC 5246 §6.3 / RFC 2246 §6.3."""
+    reason = unsupported_reason(chosen, version)
+    if reason is not None:
+        raise DecryptError(reason)
+    seed = server_random + client_random
+    aead = _aead_spec(chosen.cipher)
+    if aead is not None:
+        key_len = aead[0]
+        iv_len = 12 if aead[1] == "chacha" else 4
+        block = tls12_prf(
+            master_secret, b"key expansion", seed, 2 * (key_len + iv_len), prf_hash(chosen)
+        )
+        # AEAD suites have no MAC keys (RFC 5246 §6.3: mac_key_length = 0).
+        ck, sk = block[:key_len], block[key_len : 2 * key_len]
+        civ = block[2 * key_len : 2 * key_len + iv_len]
+        siv = block[2 * key_len + iv_len :]
+        return Tls12AeadProtection(chosen, ck, civ), Tls12AeadProtection(chosen, sk, siv)
+    mac_len = _MAC_HASHES[chosen.hash]().digest_size
+    spec = _BLOCK_CIPHERS.get(chosen.cipher)
+    key_len, iv_len = (spec[1], spec[2]) if spec else (16, 0)
+    size = 2 * (mac_len + key_len + iv_len)
+    if version >= 0x0303:
+        block = tls12_prf(master_secret, b"key expansion", seed, size, prf_hash(chosen))
+    else:
+        block = tls10_prf(master_secret, b"key expansion", seed, size)
+    parts: list[bytes] = []
+    pos = 0
+    for n in (mac_len, mac_len, key_len, key_len, iv_len, iv_len):
+        parts.append(block[pos : pos + n])
+        pos += n
+    cmac, smac, ck, sk, civ, siv = parts
+    return (
+        Tls12MacProtection(chosen, version, cmac, ck, civ, encrypt_then_mac),
+        Tls12MacProtection(chosen, version, smac, sk, siv, encrypt_then_mac),
     )
-    # AEAD suites have no MAC keys (RFC 5246 §6.3: mac_key_length = 0).
-    ck, sk = block[:key_len], block[key_len : 2 * key_len]
-    civ = block[2 * key_len : 2 * key_len + iv_len]
-    siv = block[2 * key_len + iv_len :]
-    return Tls12AeadProtection(chosen, ck, civ), Tls12AeadProtection(chosen, sk, siv)

@@ -74,6 +74,7 @@ class _Side:
         self.held_bytes = 0
         self.notes: list[TLSEvent] = []  # problems to report with the next events
         self.stopped = False  # SSL 2.0 session: nothing more to dissect
+        self.rekey = False  # TLS ≤ 1.2 renegotiation: new keys from the next CCS
 
 
 class TLSObserver:
@@ -251,6 +252,8 @@ class TLSObserver:
             out.append(ChangeCipherSpec(fc, off))
             if not self.tls13:  # RFC 8446 §5: in TLS 1.3 it is only for middleboxes
                 side.ccs = True
+                if side.rekey:  # RFC 5246 §7.1: the renegotiated keys start here
+                    side.rekey, side.armed, side.protection = False, False, None
             return
         content_type, payload, decrypted = rec.content_type, rec.fragment, False
         if self._protected(side, rec):
@@ -328,6 +331,11 @@ class TLSObserver:
             if server.hello_retry_request:
                 self.hello_retry_request = server
             else:
+                if self.server_hello is not None and not self.tls13:
+                    # RFC 5246 §7.4.1: a renegotiation; new keys after each side's CCS
+                    self._tls12_keys = None
+                    for s in self._sides.values():
+                        s.rekey = True
                 self.server_hello = server
                 if self.tls13:
                     self._arm_tls13()
@@ -371,7 +379,8 @@ class TLSObserver:
         return self._keylog.secrets(self.client_hello.random)
 
     def _supported(self, chosen: Suite, side: _Side, out: list[TLSEvent] | None) -> bool:
-        reason = unsupported_reason(chosen)
+        version = self.server_hello.version.value if self.server_hello else reg.TLS_1_2
+        reason = unsupported_reason(chosen, version)
         if reason is None:
             return True
         if not self._unsupported_reported:
@@ -413,9 +422,16 @@ class TLSObserver:
         if self.client_hello is None or not self._supported(chosen, side, out):
             return
         if self._tls12_keys is None:
+            # RFC 7366 §2: encrypt-then-MAC applies when the server echoes the extension.
+            etm = any(e.value == reg.EXT_ENCRYPT_THEN_MAC for e in self.server_hello.extensions)
             try:
                 self._tls12_keys = tls12_protections(
-                    chosen, master, self.client_hello.random, self.server_hello.random
+                    chosen,
+                    self.server_hello.version.value,
+                    master,
+                    self.client_hello.random,
+                    self.server_hello.random,
+                    etm,
                 )
             except DecryptError as exc:
                 out.append(Problem(side.from_client, side.records.position, str(exc)))

@@ -8,6 +8,7 @@ the reader searches for the next plausible record header, and says so once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from posthouse.proto.tls.registries import CONTENT_TYPES
@@ -66,6 +67,7 @@ class RecordReader:
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._pos = 0  # next unread byte in _buf
         self._offset = 0  # stream position of _buf[0]
         self._started = False  # a first record has been recognised
         self._lost = False  # searching for the next header
@@ -73,7 +75,7 @@ class RecordReader:
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._buf) - self._pos
 
     @property
     def position(self) -> int:
@@ -90,67 +92,82 @@ class RecordReader:
             if item is None:
                 break
             out.append(item)
+        # drop what was read once per call, not once per record
+        del self._buf[: self._pos]
+        self._offset += self._pos
+        self._pos = 0
         return out
 
     def gap(self, missing: int | None) -> None:
         """Bytes were lost: drop the partial record and search for the next header."""
         if self._lost:
-            self._skipped += len(self._buf)
+            self._skipped += self.buffered
         self._offset += len(self._buf) + (missing or 0)
         self._buf.clear()
+        self._pos = 0
         if not self._lost:
             self._lost, self._skipped = True, 0
 
     def _next(self) -> Record | Lost | None:
-        buf = self._buf
-        if len(buf) < 5:
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < 5:
             return None
-        if not self._started and buf[0] & 0x80:
-            length = _sslv2_header(buf, 0, (_SSL2_CLIENT_HELLO, _SSL2_SERVER_HELLO))
+        at = self._offset + pos
+        if not self._started and buf[pos] & 0x80:
+            length = _sslv2_header(buf, pos, (_SSL2_CLIENT_HELLO, _SSL2_SERVER_HELLO))
             if length is not None:
-                if len(buf) < 2 + length:
+                if len(buf) - pos < 2 + length:
                     return None
-                version = (buf[3] << 8) | buf[4]
-                rec = Record(buf[2], version, bytes(buf[2 : 2 + length]), self._offset, True)
-                self._consume(2 + length)
-                return rec
-        if not plausible_header(buf, 0):
+                version = (buf[pos + 3] << 8) | buf[pos + 4]
+                fragment = bytes(buf[pos + 2 : pos + 2 + length])
+                self._pos += 2 + length
+                return Record(buf[pos + 2], version, fragment, at, True)
+        if not plausible_header(buf, pos):
             reason = "not a TLS record" if not self._started else "malformed record header"
             self._lost, self._skipped = True, 0
-            return Lost(self._offset, 0, reason)
-        length = (buf[3] << 8) | buf[4]
-        if len(buf) < 5 + length:
+            return Lost(at, 0, reason)
+        length = (buf[pos + 3] << 8) | buf[pos + 4]
+        if len(buf) - pos < 5 + length:
             return None
-        rec = Record(buf[0], (buf[1] << 8) | buf[2], bytes(buf[5 : 5 + length]), self._offset)
-        self._consume(5 + length)
+        version = (buf[pos + 1] << 8) | buf[pos + 2]
+        fragment = bytes(buf[pos + 5 : pos + 5 + length])
+        self._pos += 5 + length
         self._started = True
-        return rec
-
-    def _consume(self, n: int) -> None:
-        del self._buf[:n]
-        self._offset += n
+        return Record(buf[pos], version, fragment, at)
 
     def _resync(self, out: list[Record | Lost]) -> bool:
         """Skip to a plausible header confirmed by the header after it; True when found."""
         buf = self._buf
-        pos = 0
-        while pos + 5 <= len(buf):
+        end = len(buf)
+        pos = self._pos
+        while True:
+            m = _CANDIDATE.search(buf, pos)
+            if m is None:
+                pos = end
+                break
+            pos = m.start()
+            if pos + 5 > end:
+                break
             if plausible_header(buf, pos):
                 nxt = pos + 5 + ((buf[pos + 3] << 8) | buf[pos + 4])
-                if nxt + 5 <= len(buf) and not plausible_header(buf, nxt):
+                if nxt + 5 <= end and not plausible_header(buf, nxt):
                     pos += 1
                     continue
-                if nxt + 5 > len(buf) and nxt != len(buf):
+                if nxt + 5 > end and nxt != end:
                     break  # wait: the next header will confirm it or not
-                self._skipped += pos
-                self._consume(pos)
-                out.append(Lost(self._offset, self._skipped, "resynchronised"))
+                self._skipped += pos - self._pos
+                self._pos = pos
+                out.append(Lost(self._offset + pos, self._skipped, "resynchronised"))
                 self._lost, self._skipped = False, 0
                 self._started = True
                 return True
             pos += 1
         # keep the last 4 bytes: they may begin a header
-        drop = max(0, min(pos, len(buf) - 4))
-        self._skipped += drop
-        self._consume(drop)
+        keep_from = max(self._pos, min(pos, end - 4))
+        self._skipped += keep_from - self._pos
+        self._pos = keep_from
         return False
+
+
+# A content type byte (20-26) followed by major version 3 and minor 0-4.
+_CANDIDATE = re.compile(rb"[\x14-\x1a]\x03[\x00-\x04]")
