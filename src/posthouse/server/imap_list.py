@@ -78,14 +78,15 @@ async def list_responses(s: ImapSession, cmd: ev.List) -> list[bytes]:
 def _list_line(attrs: list[str], name: str, utf8: bool, extended: list[rs.Value]) -> bytes:
     data: list[rs.Value] = [tuple(Atom(a) for a in attrs), DELIMITER, rs.mailbox(name, utf8=utf8)]
     if extended:
-        data.append(tuple(_ext(v) for v in extended))
+        # RFC 5258 §4: one list of tag/value pairs: ("CHILDINFO" ("SUBSCRIBED")).
+        data.append(tuple(item for v in extended for item in _ext(v)))
     return rs.Untagged("LIST", tuple(data)).to_bytes()
 
 
-def _ext(value: rs.Value) -> rs.Value:
+def _ext(value: rs.Value) -> tuple[rs.Value, ...]:
     if isinstance(value, tuple) and value and value[0] == b"CHILDINFO":
-        return (Atom("CHILDINFO"), value[1])
-    return value
+        return ("CHILDINFO", value[1])
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _has_subscribed_child(entries: dict[str, Entry], name: str) -> bool:
