@@ -1,0 +1,135 @@
+"""APPEND (RFC 9051 §6.3.12, UIDPLUS RFC 4315 §3, MULTIAPPEND RFC 3502, LITERAL+
+RFC 7888, APPENDLIMIT RFC 7889)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tests.integration.imap.conftest import unique
+from tests.integration.imap.rawimap import RawImap, message
+
+
+def uidvalidity(c: RawImap, name: str) -> int:
+    r = c.cmd(f"STATUS {name} (UIDVALIDITY)")
+    return int(r.untagged[0].split()[-1].rstrip(")"))
+
+
+def test_append_synchronising_literal(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §7.5: "+" before the literal; RFC 4315 §3: [APPENDUID validity uid]."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    r = c.cmd_literal(f"APPEND {name} ", message("sync"))
+    assert (r.status, r.code) == ("OK", f"APPENDUID {uidvalidity(c, name)} 1")
+
+
+def test_append_flags_and_date(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    body = message("dated")
+    r = c.cmd(
+        f'APPEND {name} (\\Seen $Label1) "05-Mar-2024 10:11:12 +0100" {{{len(body)}+}}\r\n'.encode()
+        + body
+    )
+    assert r.status == "OK", r
+    c.cmd(f"SELECT {name}")
+    r = c.cmd("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE)")
+    assert r.untagged == [
+        f'* 1 FETCH (FLAGS (\\Seen $Label1) INTERNALDATE "05-Mar-2024 10:11:12 +0100" '
+        f"RFC822.SIZE {len(body)})"
+    ]
+
+
+def test_append_content_roundtrip(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    body = b"Subject: bytes\r\n\r\n\x01\x7f\xff\xfe binary-ish\r\n"
+    c.append(name, body)
+    c.cmd(f"SELECT {name}")
+    r = c.cmd("FETCH 1 BODY.PEEK[]")
+    assert r.untagged[0].encode("utf-8", "surrogateescape") == (
+        b"* 1 FETCH (BODY[] {%d}\r\n%s)" % (len(body), body)
+    )
+
+
+def test_append_trycreate(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §6.3.12: a missing mailbox gives NO [TRYCREATE]."""
+    c = raw()
+    r = c.append(unique(), message())
+    assert (r.status, r.code) == ("NO", "TRYCREATE")
+
+
+def test_multiappend(raw: Callable[..., RawImap]) -> None:
+    """RFC 3502 §6.3.11: several messages in one command; APPENDUID gives a UID set."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    a, b = message("one"), message("two")
+    r = c.cmd(
+        f"APPEND {name} {{{len(a)}+}}\r\n".encode()
+        + a
+        + f" (\\Flagged) {{{len(b)}+}}\r\n".encode()
+        + b
+    )
+    assert r.status == "OK"
+    assert re.fullmatch(r"APPENDUID \d+ 1:2", r.code or "")
+    assert c.cmd(f"STATUS {name} (MESSAGES)").untagged[0].endswith("(MESSAGES 2)")
+
+
+def test_append_toobig_announcement(raw: Callable[..., RawImap]) -> None:
+    """RFC 7889 §4 / RFC 9051 §7.1: a literal over APPENDLIMIT is refused before the
+    client sends it: NO [TOOBIG] instead of "+"."""
+    c = raw()
+    caps = c.cmd("CAPABILITY").untagged[0]
+    limit = int(re.search(r"APPENDLIMIT=(\d+)", caps).group(1))  # type: ignore[union-attr]
+    c.send(f"t1 APPEND INBOX {{{limit + 1}}}\r\n")
+    line = c.response()
+    assert line.startswith("t1 NO [TOOBIG]"), line
+    assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_empty_message(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    r = c.cmd("APPEND INBOX {0+}\r\n")
+    assert r.status in ("BAD", "NO")
+    assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_recent_flag_refused(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §2.3.2: \\Recent cannot be set by a client."""
+    c = raw()
+    r = c.append("INBOX", message(), flags="\\Recent")
+    assert r.status in ("BAD", "NO")
+    assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_bad_arguments(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    assert c.cmd("APPEND").status == "BAD"
+    assert c.cmd("APPEND INBOX").status == "BAD"
+    assert c.cmd('APPEND INBOX "not a literal"').status == "BAD"
+    assert c.cmd('APPEND INBOX "bad date" {1+}\r\nx').status == "BAD"
+    assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_before_login_small_limit(raw: Callable[..., RawImap]) -> None:
+    """Before login only small literals are taken (a stranger cannot make the server
+    buffer megabytes)."""
+    c = raw(None)
+    c.send("t1 APPEND INBOX {1000000}\r\n")
+    line = c.response()
+    assert line.startswith("t1 NO [TOOBIG]") or line.startswith("t1 BAD"), line
+    assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_to_selected_mailbox_announces_exists(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §6.3.12: the server SHOULD send EXISTS at once."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    c.cmd(f"SELECT {name}")
+    r = c.append(name, message())
+    assert "* 1 EXISTS" in r.untagged
