@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.header
+import email.message
+import email.parser
 import email.policy
 import re
 from pathlib import Path
@@ -38,37 +40,87 @@ def decode_header(value: str | None) -> str:
 
 
 def summarize(msg: Message) -> None:
-    """Fill the header fields and the attachment list of `msg` (never raises)."""
-    try:
-        parsed = email.message_from_bytes(msg.raw, policy=email.policy.compat32)
-    except Exception:  # a damaged message still gets its bytes written
-        return
-    msg.header_from = decode_header(_get(parsed, "From"))
-    msg.header_to = decode_header(_get(parsed, "To"))
-    msg.subject = decode_header(_get(parsed, "Subject"))
-    msg.date = _get(parsed, "Date")
-    msg.message_id = _get(parsed, "Message-ID").strip()
+    """Fill the header fields and the attachment list of `msg` (never raises).
+
+    Only header blocks are parsed (RFC 5322 §2.1: the header ends at the first empty
+    line); MIME parts are found by their boundaries (RFC 2046 §5.1.1) without decoding
+    bodies, so a capture full of large messages stays fast to summarise."""
+    header = _header(msg.raw)
+    msg.header_from = decode_header(_get(header, "From"))
+    msg.header_to = decode_header(_get(header, "To"))
+    msg.subject = decode_header(_get(header, "Subject"))
+    msg.date = _get(header, "Date")
+    msg.message_id = _get(header, "Message-ID").strip()
     attachments: list[Attachment] = []
     try:
-        for part in parsed.walk():
-            if part.is_multipart():
-                continue
-            filename = part.get_filename()
-            disposition = (part.get("Content-Disposition") or "").lower()
-            if filename is None and not disposition.startswith("attachment"):
-                continue
-            payload = part.get_payload(decode=True)
-            size = len(payload) if isinstance(payload, bytes) else 0
-            attachments.append(
-                Attachment(
-                    decode_header(filename) if filename else None,
-                    part.get_content_type(),
-                    size,
-                )
-            )
-    except Exception:
+        _walk(header, _body(msg.raw), attachments, 0)
+    except Exception:  # a damaged MIME structure still leaves the headers
         pass
     msg.attachments = attachments
+
+
+_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_BLANK = re.compile(rb"\r?\n\r?\n")
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    m = _BLANK.search(raw)
+    if m is None:
+        return raw, b""
+    return raw[: m.start() + 1], raw[m.end() :]
+
+
+def _header(raw: bytes) -> email.message.Message:
+    try:
+        return _PARSER.parsebytes(_split(raw)[0])
+    except Exception:
+        return email.message.Message()
+
+
+def _body(raw: bytes) -> bytes:
+    return _split(raw)[1]
+
+
+def _parts(body: bytes, delimiter: bytes) -> list[bytes]:
+    """The text after each delimiter line (RFC 2046 §5.1.1: CRLF "--" boundary)."""
+    out: list[bytes] = []
+    starts: list[int] = []
+    pos = 0 if body.startswith(delimiter) else body.find(b"\n" + delimiter)
+    while pos >= 0:
+        start = pos if body.startswith(delimiter, pos) else pos + 1
+        starts.append(start + len(delimiter))
+        pos = body.find(b"\n" + delimiter, start + len(delimiter))
+    for i, start in enumerate(starts):
+        end = starts[i + 1] - len(delimiter) if i + 1 < len(starts) else len(body)
+        out.append(body[start:end])
+    return out
+
+
+def _walk(header: email.message.Message, body: bytes, out: list[Attachment], depth: int) -> None:
+    ctype = header.get_content_type()
+    if ctype.startswith("multipart/") and depth < 20:
+        boundary = header.get_param("boundary")
+        if not isinstance(boundary, str) or not boundary:
+            return
+        delimiter = b"--" + boundary.encode("utf-8", "replace")
+        for part in _parts(body, delimiter):
+            if part.startswith(b"--"):
+                break  # the close-delimiter
+            part = part.split(b"\n", 1)[1] if b"\n" in part else b""
+            head, content = _split(part)
+            _walk(_header(head + b"\n"), content, out, depth + 1)
+        return
+    filename = header.get_filename()
+    disposition = (header.get("Content-Disposition") or "").lower()
+    if filename is None and not disposition.startswith("attachment"):
+        return
+    encoding = (header.get("Content-Transfer-Encoding") or "").strip().lower()
+    size = len(body)
+    if encoding == "base64":
+        # RFC 2045 §6.8: four characters carry three octets; line ends do not count.
+        chars = len(body) - body.count(b"\n") - body.count(b"\r") - body.count(b" ")
+        size = chars * 3 // 4 - body.rstrip()[-2:].count(b"=")
+    out.append(Attachment(decode_header(filename) if filename else None, ctype, size))
 
 
 def _get(parsed: email.message.Message, name: str) -> str:

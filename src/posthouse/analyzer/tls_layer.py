@@ -40,8 +40,10 @@ WEAK_VERSIONS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1")
 
 def load_keylog(path: str | None, embedded: bytes = b"") -> Any:
     """The key log to decrypt with: a file (--keylog) and/or secrets in a pcapng."""
+    if path is None and not embedded:
+        return None  # and the TLS dissector is imported only when a session needs it
     tls = _module()
-    if tls is None or (path is None and not embedded):
+    if tls is None:
         return None
     keylog = tls.KeyLog.load(path) if path is not None else tls.KeyLog.parse(embedded)
     if path is not None and embedded:
