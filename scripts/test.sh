@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(swaks curl openssl fetchmail getmail6 neomutt tmux tshark chromium postfix)
+DEBS=(swaks curl openssl fetchmail getmail6 neomutt isync s-nail tmux tshark chromium postfix)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     missing=()
     for p in "${DEBS[@]}"; do
