@@ -19,6 +19,7 @@ ends.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -170,7 +171,10 @@ class _HalfStream:
     closed: bool = False
     pending: list[_Piece] = field(default_factory=list)  # sorted, non-overlapping
     pending_bytes: int = 0
-    history: bytearray = field(default_factory=bytearray)  # the last delivered bytes
+    # The last delivered bytes, as the pieces delivered (appending to one buffer and
+    # trimming its front would copy it again and again).
+    history: deque[bytes] = field(default_factory=deque)
+    history_bytes: int = 0
     acked_upto: int | None = None  # highest unwrapped ack the peer sent for this stream
 
     def unwrap(self, seq: int) -> int:
@@ -320,12 +324,12 @@ class _Tracker:
 
     def _compare_history(self, half: _HalfStream, piece: _Piece) -> None:
         """Compare retransmitted, already delivered bytes with what was delivered."""
-        hist_start = half.next - len(half.history)
+        hist_start = half.next - half.history_bytes
         lo = max(piece.start, hist_start)
         hi = piece.start + len(piece.data)
         if lo >= hi:
             return  # older than what is remembered (or before the capture started)
-        first = bytes(half.history[lo - hist_start : hi - hist_start])
+        first = b"".join(half.history)[lo - hist_start : hi - hist_start]
         again = piece.data[lo - piece.start : hi - piece.start]
         if again != first:
             self.conn.stats(half.direction).overlap_conflicts += 1
@@ -364,9 +368,10 @@ class _Tracker:
         )
         half.next = piece.start + len(piece.data)
         conn.stats(half.direction).delivered_bytes += len(piece.data)
-        half.history += piece.data
-        if len(half.history) > 2 * HISTORY_BYTES:
-            del half.history[: len(half.history) - HISTORY_BYTES]
+        half.history.append(piece.data)
+        half.history_bytes += len(piece.data)
+        while half.history_bytes - len(half.history[0]) >= HISTORY_BYTES:
+            half.history_bytes -= len(half.history.popleft())
 
     def _gap(self, half: _HalfStream, upto: int, frame: int, ts: int) -> None:
         missing = upto - half.next
@@ -378,6 +383,7 @@ class _Tracker:
         self.conn.stats(half.direction).gap_bytes += missing
         half.next = upto
         half.history.clear()  # the remembered bytes are no longer contiguous with `next`
+        half.history_bytes = 0
 
     def _advance(self, half: _HalfStream, target: int, frame: int, ts: int) -> None:
         """Move `next` to at least `target`, delivering buffered data and marking holes."""
