@@ -8,15 +8,19 @@ import hmac
 import os
 import ssl
 import struct
+import zlib
 
 import pytest
 import tls_builder as b
+from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers import Cipher
-from tls_traffic import make_session
+from tls_traffic import HOSTNAME, certificate_authority, make_session
 
 from posthouse.proto.tls import (
     ApplicationData,
+    Certificate,
     EncryptedExtensions,
     Finished,
     HandshakeMessage,
@@ -82,7 +86,10 @@ def test_keylog_parse_ignores_what_it_does_not_know(tmp_path) -> None:  # type: 
 
 
 def tls13_connection(
-    early: bool = False, key_update: bool = False, cipher: str = "AES-128-GCM"
+    early: bool = False,
+    key_update: bool = False,
+    cipher: str = "AES-128-GCM",
+    server_messages: bytes = b"",
 ) -> tuple[str, bytes, bytes, bytes]:
     """(key log, client prefix up to the ServerHello, client rest, server stream)."""
     suite = {"AES-128-GCM": 0x1301, "ChaCha20-Poly1305": 0x1303}[cipher]
@@ -112,7 +119,7 @@ def tls13_connection(
     server += b.record(20, b"\x01")  # RFC 8446 §D.4 middlebox compatibility
     shs = b.Sealer13(secrets[kl.SERVER_HANDSHAKE_TRAFFIC_SECRET], cipher)
     ee = b.vec16(b.ext(42, b"") if early else b"" + b.alpn("smtp"))
-    server += shs.seal(22, b.handshake(8, ee))
+    server += shs.seal(22, b.handshake(8, ee) + server_messages)
     server += shs.seal(22, b.handshake(20, b"S" * 32))
     sts = b.Sealer13(secrets[kl.SERVER_TRAFFIC_SECRET_0], cipher)
     server += sts.seal(23, b"220 ready\r\n")
@@ -165,6 +172,32 @@ def test_early_data_then_end_of_early_data() -> None:
     kinds = [e.msg_type.name for e in events if isinstance(e, HandshakeMessage)]
     assert kinds == ["end_of_early_data"]
     assert sum(isinstance(e, Finished) and e.decrypted for e in events) == 2
+
+
+def _leaf_der() -> bytes:
+    _, leaf = certificate_authority()
+    pem = leaf.cert_chain_pems[0].bytes()
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+def test_compressed_certificate_and_a_broken_one() -> None:
+    """RFC 8879 zlib-compressed Certificate; a second entry that is not DER at all."""
+    der = _leaf_der()
+    entries = b.vec24(der) + b.vec16(b"") + b.vec24(b"\x30\x03junk") + b.vec16(b"")
+    cert_body = b.vec8(b"") + b.vec24(entries)
+    packed = zlib.compress(cert_body)
+    message = b.handshake(25, b.u16(1) + len(cert_body).to_bytes(3, "big") + b.vec24(packed))
+    keylog, prefix, rest, server = tls13_connection(server_messages=message)
+    obs = TLSObserver(KeyLog.parse(keylog))
+    events = obs.feed(True, prefix) + obs.feed(False, server) + obs.feed(True, rest)
+    assert not [e for e in events if isinstance(e, Problem)]
+    (cert,) = [e for e in events if isinstance(e, Certificate)]
+    assert cert.decrypted and len(cert.certificates) == 2
+    good, broken = cert.certificates
+    assert good.error is None and HOSTNAME in good.subject_alt_names
+    assert good.subject is not None and "posthouse test" in good.subject
+    assert broken.error is not None and broken.subject is None and broken.der == b"\x30\x03junk"
+    assert obs.certificates == cert.certificates
 
 
 def test_server_stream_first_is_held_until_client_hello() -> None:

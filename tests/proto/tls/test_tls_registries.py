@@ -6,6 +6,7 @@ import pytest
 
 from posthouse.proto.tls import registries as reg
 from posthouse.proto.tls.suites import NAMES, NEGOTIATED_SEPARATELY, suite
+from posthouse.proto.tls.weaknesses import suite_weaknesses, version_weakness
 
 
 @pytest.mark.parametrize(
@@ -121,3 +122,20 @@ def test_other_registries() -> None:
     assert reg.content_type(23).name == "application_data"
     assert reg.handshake_type(4).name == "new_session_ticket"
     assert str(reg.group(23)) == "secp256r1"
+
+
+def test_weaknesses() -> None:
+    assert version_weakness(0x0300) == "SSL 3.0 is prohibited (RFC 7568)"
+    assert version_weakness(0x0301) and version_weakness(0x0302)
+    assert version_weakness(0x0303) is None and version_weakness(0x0304) is None
+    assert suite_weaknesses(suite(0xC02F)) == ()
+    assert suite_weaknesses(suite(0x1301)) == ()
+    rc4 = suite_weaknesses(suite(0x0005))
+    assert "RC4 is prohibited (RFC 7465)" in rc4
+    assert any("forward secrecy" in w for w in rc4)
+    assert any("3DES" in w for w in suite_weaknesses(suite(0xC012)))
+    assert any("anonymous" in w for w in suite_weaknesses(suite(0x0034)))
+    assert any("export" in w for w in suite_weaknesses(suite(0x0014)))
+    assert any("CBC" in w for w in suite_weaknesses(suite(0xC013)))
+    assert any("NULL" in w for w in suite_weaknesses(suite(0x0002)))
+    assert suite_weaknesses(suite(0x0A0A)) == ()

@@ -36,7 +36,7 @@ class Session:
 
 
 @cache
-def _ca() -> tuple[trustme.CA, trustme.LeafCert]:
+def certificate_authority() -> tuple[trustme.CA, trustme.LeafCert]:
     ca = trustme.CA(organization_name="posthouse test CA", key_type=trustme.KeyType.RSA)
     leaf = ca.issue_cert(
         HOSTNAME,
@@ -121,7 +121,7 @@ def make_session(
     close: bool = True,
 ) -> Session:
     """A session with `exchanges` of (client says, server answers)."""
-    ca, leaf = _ca()
+    ca, leaf = certificate_authority()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     leaf.configure_cert(server_ctx)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -30,6 +30,7 @@ from posthouse.proto.tls.keylog import KeyLog
 from posthouse.proto.tls.observer import TLSObserver
 from posthouse.proto.tls.registries import Code
 from posthouse.proto.tls.suites import Suite, suite
+from posthouse.proto.tls.weaknesses import suite_weaknesses, version_weakness
 
 __all__ = [
     "Alert",
@@ -54,4 +55,6 @@ __all__ = [
     "TLSEvent",
     "TLSObserver",
     "suite",
+    "suite_weaknesses",
+    "version_weakness",
 ]

@@ -117,6 +117,8 @@ def prf_hash(chosen: Suite) -> str:
 
 
 class RecordProtection(Protocol):
+    seq: int  # the sequence number of the next record (RFC 5246 §6.1, RFC 8446 §5.3)
+
     def open(self, content_type: int, version: int, fragment: bytes) -> tuple[int, bytes]:
         """Decrypt one record: (true content type, plaintext). Raises DecryptError."""
         ...

@@ -7,6 +7,7 @@ Parsers raise `DecodeError` on malformed input; the observer turns it into a Pro
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 
 from posthouse.proto.tls import registries as reg
@@ -329,6 +330,27 @@ def parse_certificate(
         if tls13:
             chain.vector(2)  # per-certificate extensions
     return Certificate(from_client, offset, tuple(certs), decrypted)
+
+
+def decompress_certificate(body: bytes) -> bytes | None:
+    """RFC 8879 §4: CompressedCertificate. Returns the Certificate body when the algorithm
+    is zlib (1); brotli (2) and zstd (3) are not in the standard library."""
+    r = Reader(body)
+    algorithm = r.uint(2)
+    length = r.uint(3)
+    data = r.vector(3)
+    if algorithm != 1:
+        return None
+    if length > MAX_MESSAGE:
+        raise DecodeError(f"compressed certificate claims {length} bytes")
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, length + 1)
+    except zlib.error as exc:
+        raise DecodeError(f"zlib: {exc}") from None
+    if len(out) != length:
+        raise DecodeError("compressed certificate has the wrong length")  # RFC 8879 §4
+    return out
 
 
 # --- ServerKeyExchange ------------------------------------------------------------------

@@ -39,6 +39,7 @@ from posthouse.proto.tls.handshake import (
     DecodeError,
     HandshakeBuffer,
     Message,
+    decompress_certificate,
     parse_certificate,
     parse_client_hello,
     parse_encrypted_extensions,
@@ -72,6 +73,7 @@ class _Side:
         self.successes = 0
         self.held: list[Record] = []
         self.held_bytes = 0
+        self.hold_given_up = False  # the other hello never came: stop waiting for it
         self.notes: list[TLSEvent] = []  # problems to report with the next events
         self.stopped = False  # SSL 2.0 session: nothing more to dissect
         self.rekey = False  # TLS ≤ 1.2 renegotiation: new keys from the next CCS
@@ -171,6 +173,14 @@ class TLSObserver:
             out.extend(side.notes)
             side.notes.clear()
             self._release(side, out, force=True)
+            if side.handshake.pending:
+                out.append(
+                    Problem(
+                        side.from_client,
+                        side.records.position,
+                        "stream ends inside a handshake message",
+                    )
+                )
             if side.records.buffered:
                 out.append(
                     Problem(
@@ -199,6 +209,7 @@ class TLSObserver:
             side.held.append(rec)
             side.held_bytes += len(rec.fragment)
             if len(side.held) > _HOLD_RECORDS or side.held_bytes > _HOLD_BYTES:
+                side.hold_given_up = True
                 self._release(side, out, force=True)
             return
         self._process(side, rec, out)
@@ -231,7 +242,7 @@ class TLSObserver:
 
     def _should_hold(self, side: _Side, rec: Record) -> bool:
         """Hold protected records whose keys depend on a hello not yet seen."""
-        if not self._keylog or not self._protected(side, rec):
+        if not self._keylog or side.hold_given_up or not self._protected(side, rec):
             return False
         if side.from_client:
             hello = self.client_hello
@@ -345,6 +356,15 @@ class TLSObserver:
             if not fc:
                 self.certificates = cert.certificates
             out.append(cert)
+        elif t == reg.COMPRESSED_CERTIFICATE and self.tls13:
+            inner = decompress_certificate(body)
+            if inner is None:
+                out.append(HandshakeMessage(fc, off, reg.handshake_type(t), len(body), decrypted))
+            else:
+                cert = parse_certificate(inner, off, fc, True, decrypted)
+                if not fc:
+                    self.certificates = cert.certificates
+                out.append(cert)
         elif t == reg.SERVER_KEY_EXCHANGE and not fc:
             version = self.server_hello.version.value if self.server_hello else reg.TLS_1_2
             ske = parse_server_key_exchange(body, off, self.cipher_suite, version)
@@ -472,17 +492,16 @@ class TLSObserver:
 
     @staticmethod
     def _skip_lost_records(protection: RecordProtection, args: tuple[int, int, bytes]) -> bool:
-        """After a gap: find the sequence number that opens this record."""
-        start = getattr(protection, "seq", None)
-        if start is None:
-            return False
+        """After a gap: find the sequence number that opens this record (the lost records
+        used the ones in between). Leaves `seq` ready to open the record again."""
+        start = protection.seq
         for seq in range(start + 1, start + _SEQ_SEARCH):
-            protection.seq = seq  # type: ignore[attr-defined]
+            protection.seq = seq
             try:
                 protection.open(*args)
             except DecryptError:
                 continue
-            protection.seq = seq  # type: ignore[attr-defined]
+            protection.seq = seq
             return True
-        protection.seq = start  # type: ignore[attr-defined]
+        protection.seq = start
         return False

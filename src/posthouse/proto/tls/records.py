@@ -39,8 +39,11 @@ class Lost:
     reason: str
 
 
-def plausible_header(buf: bytes | bytearray, pos: int) -> bool:
-    """A TLS record header at `pos`: known type, version 3.x (x ≤ 4), sane length."""
+def plausible_header(buf: bytes | bytearray, pos: int, allow_empty: bool = False) -> bool:
+    """A TLS record header at `pos`: known type, version 3.x (x ≤ 4), sane length.
+
+    Empty records are legal (RFC 5246 §6.2.1 allows empty application data) but too
+    weak a sign when searching for a header after damage."""
     if len(buf) - pos < 5:
         return False
     ctype, major, minor = buf[pos], buf[pos + 1], buf[pos + 2]
@@ -122,7 +125,7 @@ class RecordReader:
                 fragment = bytes(buf[pos + 2 : pos + 2 + length])
                 self._pos += 2 + length
                 return Record(buf[pos + 2], version, fragment, at, True)
-        if not plausible_header(buf, pos):
+        if not plausible_header(buf, pos, allow_empty=self._started):
             reason = "not a TLS record" if not self._started else "malformed record header"
             self._lost, self._skipped = True, 0
             return Lost(at, 0, reason)
