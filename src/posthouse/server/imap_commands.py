@@ -144,6 +144,10 @@ async def store(s: ImapSession, cmd: ev.Store) -> None:
     if changed:
         s.watcher.poke(sel.mailbox_id)
     by_uid: dict[int, MessageRecord] = {r.uid: r for r in changed}
+    for record in changed:
+        # This session's own change: the next sync must not report it back, which
+        # would undo .SILENT (RFC 9051 §6.4.6).
+        sel.echoed[record.uid] = record.modseq
     for keyword in flags:
         if not keyword.startswith("\\") and keyword not in sel.keywords:
             sel.keywords.add(keyword)
