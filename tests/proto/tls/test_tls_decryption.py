@@ -333,3 +333,14 @@ def test_tls10_rc4_with_renegotiation() -> None:
     assert obs.cipher_suite is not None
     assert obs.cipher_suite.description == "RSA / RSA / RC4-128 / MD5"
     assert obs.server_hello is not None and obs.server_hello.random == sr2
+
+
+def test_decrypting_is_known_after_the_server_hello() -> None:
+    session = make_session(max_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-RSA-AES128-SHA256")
+    with_keys = TLSObserver(KeyLog.parse(session.keylog))
+    without = TLSObserver(KeyLog.parse(""))
+    for obs in (with_keys, without):
+        obs.feed(True, session.client_stream[:200])
+        obs.feed(False, session.server_stream[:100])
+        assert obs.server_hello is not None
+    assert with_keys.decrypting and not without.decrypting

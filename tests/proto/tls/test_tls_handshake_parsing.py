@@ -125,9 +125,13 @@ def test_sslv2_format_client_hello() -> None:
 def test_sslv2_server_hello_stops_cleanly() -> None:
     obs = TLSObserver()
     obs.feed(True, b.sslv2_client_hello([0x010080], b"c" * 16, version=0x0002))
-    body = b"\x04\x00\x01\x00\x02" + b"\x00" * 6
+    cert, specs, conn_id = b"C" * 20, bytes.fromhex("0700c0010080"), b"i" * 16
+    body = b"\x04\x00\x01\x00\x02" + b.u16(len(cert)) + b.u16(len(specs)) + b.u16(16)
+    body += cert + specs + conn_id
     events = obs.feed(False, b.u16(0x8000 | len(body)) + body)
     assert isinstance(events[0], ServerHello) and events[0].version.name == "SSL 2.0"
+    assert events[0].cipher_suite.name == "SSL2_DES_192_EDE3_CBC_WITH_MD5"
+    assert obs.version == "SSL 2.0"
     assert isinstance(events[1], Problem)
     assert obs.feed(False, os.urandom(100)) == [] and obs.feed(True, b"more") == []
 

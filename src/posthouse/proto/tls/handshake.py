@@ -234,12 +234,23 @@ def parse_sslv2_client_hello(fragment: bytes, offset: int) -> ClientHello:
 
 
 def parse_sslv2_server_hello(fragment: bytes, offset: int) -> ServerHello:
-    """An SSL 2.0 SERVER-HELLO (RFC 6101 §E.2.3 is silent; draft-hickman-netscape-ssl)."""
+    """An SSL 2.0 SERVER-HELLO (draft-hickman-netscape-ssl-00, "Server Only Protocol
+    Messages"): the certificate and the cipher kinds the server accepts."""
     r = Reader(fragment)
     r.uint(1)  # msg_type
     r.uint(1)  # session_id_hit
     r.uint(1)  # certificate_type
     ver = r.uint(2)
+    cert_len, specs_len, conn_id_len = r.uint(2), r.uint(2), r.uint(2)
+    r.take(cert_len)
+    specs = r.take(specs_len)
+    r.take(conn_id_len)
+    kinds = [int.from_bytes(specs[i : i + 3], "big") for i in range(0, len(specs) - 2, 3)]
+    if kinds:
+        name = SSL2_KINDS.get(kinds[0], f"SSL2 unknown (0x{kinds[0]:06x})")
+        chosen = Suite(kinds[0], name, "RSA", "RSA", name, "MD5")
+    else:
+        chosen = suite(0)
     return ServerHello(
         from_client=False,
         offset=offset,
@@ -247,7 +258,7 @@ def parse_sslv2_server_hello(fragment: bytes, offset: int) -> ServerHello:
         version=reg.version(ver),
         random=b"",
         session_id=b"",
-        cipher_suite=suite(0),
+        cipher_suite=chosen,
         sslv2_format=True,
     )
 

@@ -1,9 +1,10 @@
 """TLSObserver: both directions of one TLS connection in, events out (sans-IO).
 
-Feed each direction's bytes in order, in any split; `gap()` says bytes were lost.
+Feed each direction's bytes in order, in any split, both directions in capture order;
+`gap()` says bytes were lost; `finish()` at the end reports what was still waiting.
 With a key log, records are decrypted: TLS 1.3 with the handshake and application
-traffic secrets (RFC 8446 §7), TLS 1.2 AEAD suites with the master secret (RFC 5246
-§6.3). Malformed input yields `Problem` events, never an exception.
+traffic secrets (RFC 8446 §7), TLS 1.0-1.2 AEAD, CBC and RC4 suites with the master
+secret (RFC 5246 §6.3). Malformed input yields `Problem` events, never an exception.
 """
 
 from __future__ import annotations
@@ -124,13 +125,18 @@ class TLSObserver:
 
     @property
     def decrypting(self) -> bool:
-        """Keys were found for this session and records decrypt with them."""
+        """The key log has this session's secrets, and records decrypt with them."""
         sides = self._sides.values()
         if any(s.successes for s in sides):
             return True
-        return any(s.armed and (s.protection or s.candidates) for s in sides) and not any(
-            s.failures for s in sides
-        )
+        secrets = self._secrets()
+        if any(s.failures for s in sides) or not secrets or self.server_hello is None:
+            return False
+        if self.tls13:
+            return any(s.protection or s.candidates for s in sides)
+        version = self.server_hello.version.value
+        chosen = self.server_hello.cipher_suite
+        return kl.CLIENT_RANDOM in secrets and unsupported_reason(chosen, version) is None
 
     @property
     def tls13(self) -> bool:
