@@ -1,0 +1,292 @@
+"""IMAP FETCH benchmark: one mailbox of 50,000 messages, on loopback.
+
+    python benchmarks/imap_fetch.py [--messages 50000] [--size 4096] [--rounds 3]
+                                    [--workers 1] [--no-dovecot]
+
+Two workloads, each timed from the command to its tagged OK:
+  * headers: `FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE)` — what a client does to show a
+    message list;
+  * bodies:  `UID FETCH 1:* (BODY.PEEK[])` — what a sync tool (mbsync, offlineimap)
+    does on a first sync.
+
+Runs posthouse (a fresh instance; messages seeded through the store) and, when it is
+installed, Dovecot (a private instance with its own config, base and state
+directories and a free port, the same messages in a Maildir; nothing of the system's
+Dovecot is touched).  Each server gets an untimed warm-up round of both workloads
+(Dovecot builds its index and cache file, posthouse its structure cache, both fill
+the page cache), then `--rounds` timed rounds; the table shows the best and the
+median and the JSON line has every round.
+
+The client runs in this process and is the same for both servers: it reads the
+response stream and only looks for the tagged completion, so its own cost is small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.server import MailServer  # noqa: E402
+
+from benchmarks.pop3_retr import PASSWORD, free_port, seed_maildirs  # noqa: E402
+from posthouse.accounts.passwords import hash_password  # noqa: E402
+from posthouse.config import load_config  # noqa: E402
+from posthouse.store import open_store  # noqa: E402
+from posthouse.store.base import LocalDelivery  # noqa: E402
+
+USER = "reader@example.test"
+WORKLOADS = {
+    "headers": b"FETCH 1:* (FLAGS ENVELOPE RFC822.SIZE)",
+    "bodies": b"UID FETCH 1:* (BODY.PEEK[])",
+}
+
+
+def make_message(i: int, size: int) -> bytes:
+    head = (
+        f'From: "Bench Sender {i % 97}" <sender{i % 97}@example.org>\r\n'
+        f"To: Reader <reader@example.test>, other{i % 13}@example.net\r\n"
+        f"Cc: list{i % 7}@lists.example.org\r\n"
+        f"Subject: imap bench message {i}\r\n"
+        f"Date: Thu, 26 Nov 2026 12:{i // 60 % 60:02d}:{i % 60:02d} +0000\r\n"
+        f"Message-ID: <bench-{i}@example.org>\r\n"
+        f"In-Reply-To: <bench-{max(0, i - 1)}@example.org>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    ).encode()
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n"
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+class Client(asyncio.Protocol):
+    """Reads the stream; wakes the waiter when the tagged response of `tag` arrives."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.tail = b""
+        self.octets = 0
+        self.fetches = 0
+        self.done: asyncio.Future[bytes] | None = None
+        self.pattern: re.Pattern[bytes] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.octets += len(data)
+        # Counting "FETCH (" is enough: bodies are generated and hold no such text.
+        self.fetches += data.count(b" FETCH (")
+        window = self.tail + data
+        self.tail = window[-2000:]
+        if self.pattern is not None and self.done is not None and not self.done.done():
+            match = self.pattern.search(window[-2000:])
+            if match:
+                self.done.set_result(match[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("server closed the connection"))
+
+    async def command(self, tag: str, text: bytes) -> bytes:
+        assert self.transport is not None
+        self.done = asyncio.get_running_loop().create_future()
+        self.pattern = re.compile(rb"(?:^|\r\n)" + tag.encode() + rb" (OK|NO|BAD)[^\r\n]*\r\n")
+        self.transport.write(tag.encode() + b" " + text + b"\r\n")
+        line = await self.done
+        if b" OK" not in line:
+            raise RuntimeError(f"{text!r} failed: {line!r}")
+        return line
+
+
+async def session(port: int, rounds: int, expected: int) -> dict[str, list[dict[str, float]]]:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(Client, "127.0.0.1", port)
+    await asyncio.sleep(0.05)  # the greeting
+    await client.command("a1", f'LOGIN "{USER}" "{PASSWORD}"'.encode())
+    await client.command("a2", b"SELECT INBOX")
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in WORKLOADS}
+    for r in range(rounds + 1):  # round 0 is the warm-up
+        for name, text in WORKLOADS.items():
+            client.octets = client.fetches = 0
+            t0 = time.perf_counter()
+            await client.command(f"r{r}{name}", text)
+            seconds = time.perf_counter() - t0
+            if client.fetches < expected:
+                raise RuntimeError(f"{name}: {client.fetches} FETCH responses of {expected}")
+            if r:
+                results[name].append(
+                    {"messages": client.fetches, "octets": client.octets, "seconds": seconds}
+                )
+            print(
+                f"  {'warm-up' if not r else f'round {r}'} {name}: "
+                f"{client.fetches / seconds:,.0f} msgs/s, "
+                f"{client.octets / seconds / 1e6:.1f} MB/s",
+                flush=True,
+            )
+    await client.command("z", b"LOGOUT")
+    return results
+
+
+async def seed_posthouse(directory: Path, messages: list[bytes]) -> None:
+    config = load_config(directory)
+    store = await open_store(config.database_path, config.blob_dir)
+    try:
+        user = await store.add_user(USER, hash_password(PASSWORD))
+        inbox = await store.get_mailbox(user.id, "INBOX")
+        assert inbox is not None
+        batch = 500  # concurrent accepts share one fsync (group commit)
+        for start in range(0, len(messages), batch):
+            await asyncio.gather(
+                *(
+                    store.accept(raw, [LocalDelivery(inbox.id)])
+                    for raw in messages[start : start + batch]
+                )
+            )
+    finally:
+        await store.close()
+
+
+def posthouse_run(
+    messages: list[bytes], rounds: int, workers: int
+) -> dict[str, list[dict[str, float]]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = MailServer.create(Path(tmp) / "instance", workers=workers)
+        t0 = time.perf_counter()
+        asyncio.run(seed_posthouse(server.dir, messages))
+        print(f"posthouse: seeded {len(messages)} messages in {time.perf_counter() - t0:.1f} s")
+        server.start()
+        try:
+            return asyncio.run(session(server.ports["imap"], rounds, len(messages)))
+        finally:
+            server.stop()
+
+
+def dovecot_config(base: Path, port: int) -> Path:
+    conf = base / "dovecot.conf"
+    conf.write_text(
+        f"""base_dir = {base}/run
+state_dir = {base}/state
+instance_name = posthouse-imap-bench-{os.getpid()}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{base}/mail/%u
+first_valid_uid = 1
+mail_privileged_group =
+log_path = {base}/dovecot.log
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={base}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    port = 0
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+"""
+    )
+    return conf
+
+
+def dovecot_run(messages: list[bytes], rounds: int) -> dict[str, list[dict[str, float]]] | None:
+    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not Path(dovecot).exists() or not Path("/usr/lib/dovecot/imap").exists():
+        return None
+    base = Path(tempfile.mkdtemp(prefix="posthouse-imap-bench-"))
+    base.chmod(0o755)
+    port = free_port()
+    conf = dovecot_config(base, port)
+    (base / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+    t0 = time.perf_counter()
+    seed_maildirs(base, [USER], messages)
+    print(f"dovecot: seeded {len(messages)} messages in {time.perf_counter() - t0:.1f} s")
+    try:
+        subprocess.run(
+            [dovecot, "-c", str(conf)],
+            check=True,
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((base / "dovecot.log").read_text()) from None
+                time.sleep(0.1)
+        return asyncio.run(session(port, rounds, len(messages)))
+    finally:
+        subprocess.run(
+            [dovecot, "-c", str(conf), "stop"],
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=50000)
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-dovecot", action="store_true")
+    args = ap.parse_args()
+    messages = [make_message(i, args.size) for i in range(args.messages)]
+    results: dict[str, dict[str, list[dict[str, float]]] | None] = {}
+    print(f"posthouse (workers={args.workers}): {args.messages} messages of ~{args.size} octets")
+    results["posthouse"] = posthouse_run(messages, args.rounds, args.workers)
+    if not args.no_dovecot:
+        print("dovecot:")
+        results["dovecot"] = dovecot_run(messages, args.rounds)
+    print(f"\n{'server':12} {'workload':9} {'best msgs/s':>11} {'MB/s':>7} {'median msgs/s':>13}")
+    for server, runs in results.items():
+        if runs is None:
+            print(f"{server:12} (not installed)")
+            continue
+        for name, rows in runs.items():
+            rates = sorted(r["messages"] / r["seconds"] for r in rows)
+            mbs = sorted(r["octets"] / r["seconds"] / 1e6 for r in rows)
+            print(
+                f"{server:12} {name:9} {rates[-1]:>11,.0f} {mbs[-1]:>7.1f}"
+                f" {statistics.median(rates):>13,.0f}"
+            )
+    print(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "results": results}))
+
+
+if __name__ == "__main__":
+    main()
