@@ -1,0 +1,309 @@
+"""Real IMAP clients we did not write, against a running posthouse: Python's imaplib
+and imapclient, curl, neomutt, mbsync (isync), fetchmail, getmail6 and s-nail.
+
+Every test uses an account of its own on a module-scoped server, and checks what the
+client did independently: in the store (`stored_messages`), over a second imaplib
+session, or in the Maildir, file or screen the client produced.  The wire behaviour the
+clients show is described in ../shared/INTEROP.md.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import shutil
+import smtplib
+import ssl
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from tests.integration.server import MailServer, add_user, stored_messages
+
+pytestmark = pytest.mark.interop
+
+PASSWORD = "interop-Secret-7"
+HOSTNAME = "mail.example.test"  # the CN of the instance's self-signed certificate
+
+
+def need(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.fail(f"{program} is not installed: run scripts/test.sh, which installs it")
+    return path
+
+
+def run(*args: str, timeout: float = 60, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+@pytest.fixture
+def user(server: MailServer) -> str:
+    address = f"i{uuid.uuid4().hex[:10]}@example.test"
+    add_user(server.dir, address, PASSWORD)
+    return address
+
+
+def cert(server: MailServer) -> Path:
+    return server.dir / "tls" / "cert.pem"
+
+
+def tls_context(server: MailServer) -> ssl.SSLContext:
+    """Trusts only the instance's self-signed certificate, host name checked."""
+    return ssl.create_default_context(cafile=str(cert(server)))
+
+
+def deliver(server: MailServer, rcpt: str, subject: str, body: str = "Hello.\r\n") -> None:
+    raw = (
+        f"From: Interop <sender@example.org>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
+        f"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@example.org>\r\n\r\n{body}"
+    )
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.sendmail("sender@example.org", [rcpt], raw.encode())
+
+
+def subject_of(raw: bytes) -> str:
+    match = re.search(rb"(?:^|\r?\n)Subject: ([^\r\n]*)\r?\n", raw)
+    return match.group(1).decode() if match else ""
+
+
+def subjects(server: MailServer, address: str, mailbox: str = "INBOX") -> list[str]:
+    return [subject_of(raw) for raw in stored_messages(server.dir, address, mailbox)]
+
+
+def maildir(path: Path) -> list[bytes]:
+    return [f.read_bytes() for d in ("new", "cur") for f in sorted((path / d).glob("*"))]
+
+
+def make_maildir(path: Path) -> Path:
+    for sub in ("tmp", "new", "cur"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def checker(server: MailServer, address: str) -> Iterator[imaplib.IMAP4]:
+    """A second, independent session (imaplib over implicit TLS) to look at results."""
+    m = imaplib.IMAP4_SSL("127.0.0.1", server.ports["imaps"], ssl_context=tls_context(server))
+    try:
+        m.login(address, PASSWORD)
+        yield m
+    finally:
+        try:
+            m.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+def flags_by_subject(
+    server: MailServer, address: str, mailbox: str = "INBOX"
+) -> dict[str, set[str]]:
+    """Subject -> flags, read with EXAMINE (which changes nothing)."""
+    found: dict[str, set[str]] = {}
+    with checker(server, address) as m:
+        typ, _ = m.select(f'"{mailbox}"', readonly=True)
+        assert typ == "OK"
+        typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        if data == [None]:
+            return found
+        for item in data:
+            if isinstance(item, tuple):
+                meta, header = item
+                flags = re.search(rb"FLAGS \(([^)]*)\)", meta)
+                assert flags is not None, meta
+                found[subject_of(b"\r\n" + header)] = set(flags.group(1).decode().split())
+    return found
+
+
+def wait_until(predicate: object, timeout: float = 15, what: str = "condition") -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+# --- imaplib ----------------------------------------------------------------------------
+
+
+def imaplib_idle_until_exists(m: imaplib.IMAP4, trigger: object) -> list[bytes]:
+    """Python 3.11 has no IMAP4.idle(): send IDLE, wait for '+', run trigger, read the
+    untagged responses until an EXISTS arrives, then DONE and the tagged OK."""
+    assert callable(trigger)
+    tag = m._new_tag()  # type: ignore[attr-defined]
+    m.send(tag + b" IDLE\r\n")
+    line = m.readline()
+    assert line.startswith(b"+"), line
+    trigger()
+    seen = []
+    while True:
+        line = m.readline()
+        assert line, "connection closed during IDLE"
+        seen.append(line)
+        if line.rstrip().endswith(b"EXISTS"):
+            break
+    m.send(b"DONE\r\n")
+    while True:
+        line = m.readline()
+        if line.startswith(tag):
+            assert line.split()[1] == b"OK", line
+            return seen
+        seen.append(line)
+
+
+def imaplib_session(server: MailServer, m: imaplib.IMAP4, address: str, token: str) -> None:
+    """A full session: the commands a program built on imaplib uses, each result
+    checked in the store."""
+    deliver(server, address, f"one {token}", "first body\r\n.a line starting with a dot\r\n")
+    deliver(server, address, f"two {token}")
+    typ, _ = m.login(address, PASSWORD)
+    assert typ == "OK"
+    assert "IDLE" in m.capabilities and "UIDPLUS" in m.capabilities
+
+    typ, listing = m.list()
+    assert typ == "OK"
+    names = [re.search(rb'"([^"]*)"$|(\S+)$', line).group(0) for line in listing]  # type: ignore[union-attr]
+    assert b"INBOX" in names
+    assert any(b"\\Sent" in line for line in listing)  # SPECIAL-USE attributes
+
+    typ, count = m.select("INBOX")
+    assert typ == "OK" and count == [b"2"]
+    typ, found = m.search(None, "SUBJECT", f'"two {token}"')
+    assert found == [b"2"]
+    typ, uids = m.uid("SEARCH", "ALL")
+    assert typ == "OK"
+    first_uid, second_uid = uids[0].split()
+
+    stored = stored_messages(server.dir, address)
+    typ, data = m.uid("FETCH", first_uid, "(BODY.PEEK[] RFC822.SIZE FLAGS)")
+    assert typ == "OK"
+    assert data[0][1] == stored[0]  # type: ignore[index]
+    rest = data[0][0] + data[1]  # type: ignore[index, operator]
+    assert f"RFC822.SIZE {len(stored[0])}".encode() in rest and b"FLAGS ()" in rest
+    typ, data = m.fetch("1", "(BODY[TEXT])")  # not PEEK: sets \Seen
+    assert data[0][1] == b"first body\r\n.a line starting with a dot\r\n"  # type: ignore[index]
+
+    typ, data = m.uid("STORE", second_uid, "+FLAGS", r"(\Flagged)")
+    assert typ == "OK" and b"\\Flagged" in data[0]  # type: ignore[operator]
+    flags = flags_by_subject(server, address)
+    assert flags == {f"one {token}": {"\\Seen"}, f"two {token}": {"\\Flagged"}}
+
+    box = f"Archive-{token}"
+    assert m.create(box)[0] == "OK"
+    typ, _ = m.uid("COPY", first_uid, box)
+    assert typ == "OK"
+    # imaplib files the tagged OK's response code with the untagged responses.
+    typ, data = m.response("COPYUID")
+    assert re.fullmatch(rb"\d+ %s 1" % first_uid, data[0]), data  # type: ignore[arg-type]
+    assert stored_messages(server.dir, address, box) == [stored[0]]
+
+    appended = f"Subject: appended {token}\r\nFrom: <{address}>\r\n\r\nvia imaplib\r\n".encode()
+    typ, data = m.append(box, r"(\Draft)", imaplib.Time2Internaldate(time.time()), appended)
+    assert typ == "OK" and re.match(rb"\[APPENDUID \d+ 2\]", data[0]), data  # type: ignore[arg-type]
+    assert stored_messages(server.dir, address, box) == [stored[0], appended]
+    typ, data = m.status(box, "(MESSAGES UIDNEXT UNSEEN)")
+    assert typ == "OK"
+    assert re.search(rb"MESSAGES 2 UIDNEXT 3 UNSEEN 1", data[0]), data  # type: ignore[arg-type]
+
+    # IDLE in INBOX while a message arrives over SMTP.
+    seen = imaplib_idle_until_exists(m, lambda: deliver(server, address, f"three {token}"))
+    assert b"* 3 EXISTS\r\n" in seen
+
+    typ, _ = m.uid("STORE", first_uid, "+FLAGS.SILENT", r"(\Deleted)")
+    assert typ == "OK"
+    typ, data = m.expunge()
+    assert typ == "OK" and data == [b"1"]
+    assert subjects(server, address) == [f"two {token}", f"three {token}"]
+    assert m.close()[0] == "OK"
+    assert m.delete(box)[0] == "OK"
+    with checker(server, address) as other:
+        assert box.encode() not in b"".join(other.list()[1])  # type: ignore[arg-type]
+    assert m.logout()[0] == "BYE"
+
+
+def test_imaplib_plain_loopback_full_session(server: MailServer, user: str) -> None:
+    m = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
+    # Loopback: passwords allowed in cleartext, so LOGINDISABLED is not advertised.
+    assert "LOGINDISABLED" not in m.capabilities and "STARTTLS" in m.capabilities
+    imaplib_session(server, m, user, uuid.uuid4().hex[:8])
+
+
+def test_imaplib_starttls_verified_full_session(server: MailServer, user: str) -> None:
+    m = imaplib.IMAP4("127.0.0.1", server.ports["imap"], timeout=30)
+    typ, _ = m.starttls(ssl_context=tls_context(server))  # checks the name 127.0.0.1
+    assert typ == "OK"
+    assert isinstance(m.sock, ssl.SSLSocket)
+    assert "STARTTLS" not in m.capabilities  # asked again after the handshake
+    imaplib_session(server, m, user, uuid.uuid4().hex[:8])
+
+
+def test_imaplib_implicit_tls_verified_full_session(server: MailServer, user: str) -> None:
+    port = server.ports["imaps"]
+    # Verification is real: the system trust store does not know this certificate.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ssl.create_default_context())
+    # The certificate names localhost and mail.example.test as well as 127.0.0.1.
+    m = imaplib.IMAP4_SSL("localhost", port, ssl_context=tls_context(server), timeout=30)
+    assert m.sock.getpeercert()["subject"][0] == (("commonName", HOSTNAME),)
+    assert "STARTTLS" not in m.capabilities
+    imaplib_session(server, m, user, uuid.uuid4().hex[:8])
+
+
+# --- imapclient ---------------------------------------------------------------------------
+
+
+def test_imapclient_tls_folders_fetch_flags_move_idle(server: MailServer, user: str) -> None:
+    token = uuid.uuid4().hex[:8]
+    deliver(server, user, f"ic one {token}")
+    deliver(server, user, f"ic two {token}", "second body\r\n")
+    stored = stored_messages(server.dir, user)
+    client = IMAPClient("127.0.0.1", port=server.ports["imaps"], ssl_context=tls_context(server))
+    try:
+        client.login(user, PASSWORD)
+        assert b"MOVE" in client.capabilities()
+        folders = {name: flags for flags, _, name in client.list_folders()}
+        assert "INBOX" in folders
+        assert b"\\Trash" in folders["Trash"]
+        selected = client.select_folder("INBOX")
+        assert selected[b"EXISTS"] == 2
+        uids = client.search(["SUBJECT", f"ic two {token}"])
+        assert len(uids) == 1
+        uid = uids[0]
+        data = client.fetch([uid], ["ENVELOPE", "BODY[]", "FLAGS"])[uid]
+        envelope = data[b"ENVELOPE"]
+        assert envelope.subject == f"ic two {token}".encode()
+        assert envelope.from_[0].mailbox == b"sender" and envelope.from_[0].host == b"example.org"
+        assert envelope.to[0].mailbox.decode() + "@" + envelope.to[0].host.decode() == user
+        assert data[b"BODY[]"] == stored[1]
+        # BODY[] is not PEEK: the server set \Seen and said so in the same response.
+        assert client.get_flags([uid])[uid] == (b"\\Seen",)
+
+        client.set_flags([uid], [b"\\Flagged", b"$Label1"])
+        assert set(client.get_flags([uid])[uid]) == {b"\\Flagged", b"$Label1"}
+        assert flags_by_subject(server, user)[f"ic two {token}"] == {"\\Flagged", "$Label1"}
+        client.add_flags([uid], [b"\\Answered"])
+        client.remove_flags([uid], [b"$Label1"])
+        assert flags_by_subject(server, user)[f"ic two {token}"] == {"\\Flagged", "\\Answered"}
+
+        client.create_folder("Kept")
+        client.move([uid], "Kept")
+        assert subjects(server, user) == [f"ic one {token}"]
+        assert subjects(server, user, "Kept") == [f"ic two {token}"]
+        assert len(client.search()) == 1
+
+        client.idle()
+        deliver(server, user, f"ic three {token}")
+        responses = client.idle_check(timeout=15)
+        client.idle_done()
+        assert (2, b"EXISTS") in responses, responses
+        assert client.search(["SUBJECT", f"ic three {token}"]) != []
+    finally:
+        client.logout()
