@@ -212,7 +212,7 @@ def test_hello_retry_request() -> None:
     assert servers[0].selected_group and servers[0].selected_group.name == "secp256r1"
     assert len([e for e in events if isinstance(e, ClientHello)]) == 2
     assert obs.cipher_suite and obs.cipher_suite.name == "TLS_AES_128_GCM_SHA256"
-    assert type(events[-1]).__name__ == "EncryptedRecord"
+    assert type(events[-1]).__name__ == "HandshakeEncrypted"
     assert not [e for e in events if isinstance(e, Problem)]
 
 

@@ -21,9 +21,9 @@ from posthouse.proto.tls import (
     ChangeCipherSpec,
     ClientHello,
     EncryptedExtensions,
-    EncryptedHandshake,
     EncryptedRecord,
     Finished,
+    HandshakeEncrypted,
     KeyLog,
     Problem,
     ServerHello,
@@ -69,6 +69,22 @@ def feed_interleaved(
     return events + observer.finish()
 
 
+def feed_in_order(
+    observer: TLSObserver, session: Session, seed: int, max_piece: int = 1500
+) -> list[TLSEvent]:
+    """Feed each flight in the order the peers sent them (as a capture has them), each
+    cut into random pieces."""
+    rng = random.Random(seed)
+    events: list[TLSEvent] = []
+    for from_client, data in session.flights:
+        pos = 0
+        while pos < len(data):
+            n = rng.randint(1, max_piece)
+            events += observer.feed(from_client, data[pos : pos + n])
+            pos += n
+    return events + observer.finish()
+
+
 def plaintext(events: list[TLSEvent], from_client: bool) -> bytes:
     return b"".join(
         e.plaintext or b""
@@ -82,11 +98,12 @@ def only(events: list[TLSEvent], kind: type) -> list:
 
 
 @pytest.mark.parametrize("openssl_name", sorted(TLS12))
-@pytest.mark.parametrize("seed", [1, 2])
-def test_tls12_handshake_and_decryption(openssl_name: str, seed: int) -> None:
+@pytest.mark.parametrize("in_order", [True, False], ids=["in-order", "interleaved"])
+def test_tls12_handshake_and_decryption(openssl_name: str, in_order: bool) -> None:
     session = tls12_session(openssl_name)
     observer = TLSObserver(KeyLog.parse(session.keylog))
-    events = feed_interleaved(observer, session, seed)
+    feed = feed_in_order if in_order else feed_interleaved
+    events = feed(observer, session, 1)
     assert not only(events, Problem)
     hello = only(events, ClientHello)[0]
     assert hello.sni == HOSTNAME
@@ -129,12 +146,13 @@ def test_tls12_handshake_and_decryption(openssl_name: str, seed: int) -> None:
 
 
 @pytest.mark.parametrize("suite_name", TLS13)
-@pytest.mark.parametrize("seed", [3, 4])
-def test_tls13_handshake_and_decryption(suite_name: str, seed: int) -> None:
+@pytest.mark.parametrize("in_order", [True, False], ids=["in-order", "interleaved"])
+def test_tls13_handshake_and_decryption(suite_name: str, in_order: bool) -> None:
     session = tls13_session(suite_name)
     assert session.cipher == suite_name
     observer = TLSObserver(KeyLog.parse(session.keylog))
-    events = feed_interleaved(observer, session, seed, max_piece=700)
+    feed = feed_in_order if in_order else feed_interleaved
+    events = feed(observer, session, 3, max_piece=700)
     assert not only(events, Problem)
     hello = only(events, ClientHello)[0]
     assert hello.supported_versions[0].name == "TLS 1.3"
@@ -193,17 +211,25 @@ def test_cbc_suites_decrypt(
     assert plaintext(events, False) == session.server_data
 
 
-def test_tls13_without_keys_shows_opaque_records() -> None:
+def test_tls13_without_keys_tells_handshake_from_data_by_place() -> None:
     session = tls13_session("TLS_AES_256_GCM_SHA384")
     observer = TLSObserver()
-    events = feed_interleaved(observer, session, 5)
+    events = feed_in_order(observer, session, 5)
     assert not only(events, Problem)
     assert not observer.decrypting
     assert observer.version == "TLS 1.3"
-    assert not only(events, Certificate) and not only(events, ApplicationData)
-    opaque = only(events, EncryptedRecord)
-    wire = sum(e.length for e in opaque)
-    assert wire > len(session.client_data) + len(session.server_data)
+    assert not only(events, Certificate) and not only(events, EncryptedRecord)
+    hidden = only(events, HandshakeEncrypted)
+    # the server's EncryptedExtensions..Finished, and the client's Finished
+    assert [e.from_client for e in hidden].count(True) == 1
+    assert sum(e.length for e in hidden if not e.from_client) > 1000  # the certificate
+    data = only(events, ApplicationData)
+    assert all(e.plaintext is None for e in data)
+    client_bytes = sum(e.length for e in data if e.from_client)
+    server_bytes = sum(e.length for e in data if not e.from_client)
+    assert len(session.client_data) < client_bytes < len(session.client_data) + 200
+    # the server's side also carries its two NewSessionTickets
+    assert len(session.server_data) < server_bytes < len(session.server_data) + 1000
 
 
 def test_tls12_without_keys() -> None:
@@ -212,7 +238,7 @@ def test_tls12_without_keys() -> None:
     events = feed_interleaved(observer, session, 6)
     assert not only(events, Problem)
     assert not observer.decrypting
-    assert len(only(events, EncryptedHandshake)) == 2  # the two Finished
+    assert len(only(events, HandshakeEncrypted)) == 2  # the two Finished
     data = only(events, ApplicationData)
     assert data and all(e.plaintext is None for e in data)
     assert all(a.encrypted and a.level is None for a in only(events, Alert))

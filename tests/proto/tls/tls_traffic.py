@@ -33,6 +33,7 @@ class Session:
     version: str  # e.g. "TLSv1.3"
     client_data: bytes  # application data the client wrote
     server_data: bytes
+    flights: tuple[tuple[bool, bytes], ...] = ()  # (from client, bytes) in the order sent
 
 
 @cache
@@ -55,16 +56,19 @@ class _Pair:
         self.server = server_ctx.wrap_bio(self.s_in, self.s_out, server_side=True)
         self.client_stream = bytearray()
         self.server_stream = bytearray()
+        self.flights: list[tuple[bool, bytes]] = []
 
     def pump(self) -> bool:
         moved = False
         data = self.c_out.read()
         if data:
+            self.flights.append((True, data))
             self.client_stream += data
             self.s_in.write(data)
             moved = True
         data = self.s_out.read()
         if data:
+            self.flights.append((False, data))
             self.server_stream += data
             self.c_in.write(data)
             moved = True
@@ -164,6 +168,7 @@ def make_session(
         version,
         b"".join(c for c, _ in exchanges),
         b"".join(s for _, s in exchanges),
+        tuple(pair.flights),
     )
 
 
@@ -193,6 +198,7 @@ def make_session_with_tls13_suite(suite: str) -> Session:
     raw = json.loads(proc.stdout)
     for key in ("client_stream", "server_stream", "client_data", "server_data"):
         raw[key] = bytes.fromhex(raw[key])
+    raw["flights"] = tuple((side, bytes.fromhex(data)) for side, data in raw["flights"])
     return Session(**raw)
 
 
@@ -201,6 +207,7 @@ def _main() -> None:
     out = asdict(session)
     for key in ("client_stream", "server_stream", "client_data", "server_data"):
         out[key] = out[key].hex()
+    out["flights"] = [(side, data.hex()) for side, data in session.flights]
     json.dump(out, sys.stdout)
 
 

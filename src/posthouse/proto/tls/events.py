@@ -151,8 +151,11 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
-class EncryptedHandshake:
-    """A TLS 1.0-1.2 handshake record after ChangeCipherSpec (normally Finished)."""
+class HandshakeEncrypted:
+    """An encrypted handshake record that could not be decrypted: in TLS 1.0-1.2 a
+    handshake record after ChangeCipherSpec (normally Finished); in TLS 1.3, inferred from
+    its place, the server's records before the client's first protected record and that
+    first client record (RFC 8446 §2: the encrypted part of the handshake)."""
 
     from_client: bool
     offset: int
@@ -161,7 +164,7 @@ class EncryptedHandshake:
 
 @dataclass(frozen=True, slots=True)
 class EncryptedRecord:
-    """A TLS 1.3 protected record whose content (handshake or data) cannot be seen."""
+    """A protected record of an unexpected content type, which could not be decrypted."""
 
     from_client: bool
     offset: int
@@ -171,6 +174,9 @@ class EncryptedRecord:
 
 @dataclass(frozen=True, slots=True)
 class ApplicationData:
+    """Application data; without keys in TLS 1.3, a protected record after the handshake
+    (by its place: it may also hold a NewSessionTicket or KeyUpdate)."""
+
     from_client: bool
     offset: int
     length: int  # bytes on the wire (record payload)
@@ -204,7 +210,7 @@ TLSEvent = (
     | HandshakeMessage
     | ChangeCipherSpec
     | Alert
-    | EncryptedHandshake
+    | HandshakeEncrypted
     | EncryptedRecord
     | ApplicationData
     | Heartbeat

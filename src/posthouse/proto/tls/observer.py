@@ -25,9 +25,9 @@ from posthouse.proto.tls.events import (
     ChangeCipherSpec,
     ClientHello,
     EncryptedExtensions,
-    EncryptedHandshake,
     EncryptedRecord,
     Finished,
+    HandshakeEncrypted,
     HandshakeMessage,
     Heartbeat,
     KeyUpdate,
@@ -78,6 +78,7 @@ class _Side:
         self.notes: list[TLSEvent] = []  # problems to report with the next events
         self.stopped = False  # SSL 2.0 session: nothing more to dissect
         self.rekey = False  # TLS ≤ 1.2 renegotiation: new keys from the next CCS
+        self.sent_protected = False  # TLS 1.3: a protected record after the ServerHello
 
 
 class TLSObserver:
@@ -277,16 +278,28 @@ class TLSObserver:
             opened = self._open(side, rec, out)
             if opened is None:
                 self._opaque(side, rec, out)
-                return
-            (content_type, payload), decrypted = opened, True
+            else:
+                (content_type, payload), decrypted = opened, True
+                self._content(side, content_type, payload, rec, decrypted, out)
+            if self.server_hello is not None:
+                side.sent_protected = True
+            return
         self._content(side, content_type, payload, rec, decrypted, out)
 
     def _opaque(self, side: _Side, rec: Record, out: list[TLSEvent]) -> None:
         fc, off, n = side.from_client, rec.offset, len(rec.fragment)
-        if self.tls13:
+        if self.tls13 and rec.content_type == reg.APPLICATION_DATA:
+            # Without keys, tell handshake from data by place (RFC 8446 §2, figure 1):
+            # the server's flight ends when the client answers with its Finished.
+            client_answered = self._sides[True].sent_protected
+            if self.server_hello is not None and not client_answered:
+                out.append(HandshakeEncrypted(fc, off, n))
+            else:  # also 0-RTT data, before the ServerHello (RFC 8446 §2.3)
+                out.append(ApplicationData(fc, off, n))
+        elif self.tls13:
             out.append(EncryptedRecord(fc, off, n, reg.content_type(rec.content_type)))
         elif rec.content_type == reg.HANDSHAKE:
-            out.append(EncryptedHandshake(fc, off, n))
+            out.append(HandshakeEncrypted(fc, off, n))
         elif rec.content_type == reg.ALERT:
             out.append(Alert(fc, off, None, None, encrypted=True))
         elif rec.content_type == reg.APPLICATION_DATA:
