@@ -850,6 +850,8 @@ class ImapSession:
             return {}
         if len(pairs) > 50:
             all_records = await self.store.list_messages(sel.mailbox_id)
+            if len(pairs) == len(all_records):
+                return {r.uid: r for r in all_records}
             wanted = {u for _, u in pairs}
             return {r.uid: r for r in all_records if r.uid in wanted}
         found = {}

@@ -19,6 +19,8 @@ from posthouse.store.base import FlagMode, MessageRecord, NotFound
 if TYPE_CHECKING:
     from posthouse.server.imap import ImapSession
 
+WRITE_BATCH = 256 * 1024  # octets of FETCH responses gathered per write
+
 _MODES = {
     StoreMode.REPLACE: FlagMode.SET,
     StoreMode.ADD: FlagMode.ADD,
@@ -58,10 +60,14 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
         if gone:
             s.send(rs.vanished(gone, earlier=True).to_bytes())
     missing = False
+    # One read of the index for the whole command (one query for a big range), and
+    # the responses written in large writes, not one per message.
+    records = await s.records(pairs)
+    out: list[bytes] = []
+    pending = 0
     for start in range(0, len(pairs), 500):
         batch = pairs[start : start + 500]
-        records = await s.records(batch)
-        seen_uids = []
+        seen_uids = set()
         if plan.sets_seen:
             unseen = [u for _, u in batch if u in records and "\\Seen" not in records[u].flags]
             if unseen:
@@ -71,7 +77,7 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
                 for record in changed:
                     records[record.uid] = record
                     sel.echoed[record.uid] = record.modseq
-                    seen_uids.append(record.uid)
+                    seen_uids.add(record.uid)
                 s.watcher.poke(sel.mailbox_id)
         for seq, uid in batch:
             record = records.get(uid)
@@ -91,12 +97,19 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
                 chunks = render(seq, record, plan, raw, add_flags=uid in seen_uids)
             except UnknownTransferEncoding:
                 # RFC 3516 §4.3: BINARY of a part whose encoding is unknown.
+                s.send(*out)
                 raise no(
                     f"Message {seq}: unknown Content-Transfer-Encoding", "UNKNOWN-CTE"
                 ) from None
-            s.send(*chunks)
-            if not await s.drain():
-                return
+            out += chunks
+            pending += sum(map(len, chunks))
+            if pending >= WRITE_BATCH:
+                s.send(*out)
+                out.clear()
+                pending = 0
+                if not await s.drain():
+                    return
+    s.send(*out)
     if missing and not cmd.uid:
         # RFC 9051 §7.1: messages expunged by another session, not yet announced.
         await s.sync(expunge_ok=False)
