@@ -17,8 +17,11 @@ from tests.analyzer.reference import CAPTURES, capture_files, reference_dir
 from posthouse.analyzer import Data, Direction, Gap, read_connections
 from posthouse.analyzer.tcp import Connection
 from posthouse.proto.tls import (
+    ApplicationData,
     Certificate,
     ClientHello,
+    HandshakeEncrypted,
+    Problem,
     ServerHello,
     TLSEvent,
     TLSObserver,
@@ -151,3 +154,9 @@ def test_starttls_tls13_session() -> None:
     assert server.version.name == "TLS 1.3"
     assert server.cipher_suite.name == "TLS_AES_256_GCM_SHA384"
     assert server.selected_group is not None
+    # without keys: the server's encrypted flight and the client's Finished, by place
+    hidden = [e for e in events if isinstance(e, HandshakeEncrypted)]
+    assert [e.from_client for e in hidden] == [False] * 4 + [True]
+    data = [e for e in events if isinstance(e, ApplicationData)]
+    assert len(data) == 9 and all(e.plaintext is None for e in data)
+    assert not any(isinstance(e, Problem) for e in events)

@@ -13,6 +13,7 @@ from posthouse.proto.tls import (
     Heartbeat,
     Problem,
     ServerHello,
+    ServerKeyExchange,
     TLSObserver,
 )
 from posthouse.proto.tls.handshake import HRR_RANDOM
@@ -256,3 +257,26 @@ def test_oversized_record_then_resynchronisation() -> None:
     assert "resynchronised" in problems[1].message
     alerts = [e for e in events if isinstance(e, Alert)]
     assert alerts and alerts[-1].description and alerts[-1].description.name == "close_notify"
+
+
+def test_server_key_exchange_dhe_and_ecdhe_psk() -> None:
+    prime = (1 << 2047) | 1  # only its size matters here
+    dh = b.vec16(prime.to_bytes(256, "big")) + b.vec16(b"\x02") + b.vec16(b"\x05" * 256)
+    ske = b.handshake(12, dh + b.u16(0x0804) + b.vec16(b"s" * 256))
+    obs = TLSObserver()
+    obs.feed(True, b.record(22, b.client_hello([0x009E])))
+    events = obs.feed(False, b.record(22, b.server_hello(0x009E) + ske))
+    kx = events[-1]
+    assert isinstance(kx, ServerKeyExchange)
+    assert (kx.key_exchange, kx.dh_prime_bits, kx.named_curve) == ("DHE", 2048, None)
+    assert kx.signature_algorithm is not None
+    assert kx.signature_algorithm.name == "rsa_pss_rsae_sha256"
+    # RFC 5489 §2: ECDHE_PSK puts the identity hint first and signs nothing
+    ske = b.handshake(12, b.vec16(b"hint") + b"\x03" + b.u16(24) + b.vec8(b"\x04" * 97))
+    obs = TLSObserver()
+    obs.feed(True, b.record(22, b.client_hello([0xC035], version=0x0301), 0x0301))
+    events = obs.feed(False, b.record(22, b.server_hello(0xC035, version=0x0301) + ske, 0x0301))
+    kx = events[-1]
+    assert isinstance(kx, ServerKeyExchange)
+    assert kx.named_curve is not None and kx.named_curve.name == "secp384r1"
+    assert kx.signature_algorithm is None

@@ -375,14 +375,14 @@ def parse_server_key_exchange(
     r = Reader(body)
     if chosen and chosen.authentication == "PSK":
         r.vector(2)  # RFC 4279 §2: psk_identity_hint comes first
-    if kx.startswith("ECDHE") or kx.startswith("ECDH") or (not kx and body[:1] == b"\x03"):
+    if kx.startswith("ECDH") or (not kx and body[:1] == b"\x03"):
         curve_type = r.uint(1)
         if curve_type != 3:
             return ServerKeyExchange(False, offset, "ECDHE")
         curve = reg.group(r.uint(2))
         r.vector(1)  # public point
         return ServerKeyExchange(False, offset, "ECDHE", curve, None, _sig(r, version))
-    if kx.startswith("DHE") or kx.startswith("DH"):
+    if kx.startswith("DH"):
         p = r.vector(2)
         r.vector(2)  # g
         r.vector(2)  # Ys
