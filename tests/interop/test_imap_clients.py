@@ -307,3 +307,109 @@ def test_imapclient_tls_folders_fetch_flags_move_idle(server: MailServer, user: 
         assert client.search(["SUBJECT", f"ic three {token}"]) != []
     finally:
         client.logout()
+
+
+# --- curl: one connection per URL; STARTTLS, then AUTHENTICATE PLAIN -------------------
+
+
+class CurlImap:
+    def __init__(self, server: MailServer, scheme: str, address: str, tmp: Path) -> None:
+        port = server.ports[scheme]
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        tls = ["--ssl-reqd"] if scheme == "imap" else []
+        self.base = [
+            need("curl"),
+            "-sS",
+            "--max-time",
+            "30",
+            *tls,
+            "--cacert",
+            str(cert(server)),
+            "--user",
+            f"{address}:{PASSWORD}",
+        ]
+        self.trace = tmp / "curl-trace.txt"
+
+    def run(self, *args: str, path: str = "/") -> subprocess.CompletedProcess[bytes]:
+        command = [*self.base, *args, "-v", "--stderr", str(self.trace), self.url + path]
+        return subprocess.run(command, capture_output=True, timeout=60)
+
+    def __call__(self, *args: str, path: str = "/") -> bytes:
+        p = self.run(*args, path=path)
+        trace = self.trace.read_text(errors="replace")
+        assert p.returncode == 0, f"curl {args} {path} rc={p.returncode}\n{trace}"
+        return p.stdout  # bytes: CRLF as received
+
+    def sent(self) -> list[str]:
+        """The commands curl sent in its last run, without tags (from its -v trace)."""
+        lines = self.trace.read_text(errors="replace").splitlines()
+        return [line[2:].split(" ", 1)[1] for line in lines if re.match(r"> [A-Z]\d+ ", line)]
+
+
+@pytest.mark.parametrize("scheme", ["imap", "imaps"])
+def test_curl_list_examine_search_fetch_append_store_expunge(
+    server: MailServer, user: str, tmp_path: Path, scheme: str
+) -> None:
+    token = uuid.uuid4().hex[:8]
+    deliver(server, user, f"curl one {token}")
+    deliver(server, user, f"curl two {token}", "seed body\r\n.a line starting with a dot\r\n")
+    stored = stored_messages(server.dir, user)
+    curl = CurlImap(server, scheme, user, tmp_path)
+
+    listing = curl().decode()
+    assert re.search(r'^\* LIST \([^)]*\) "/" INBOX\r$', listing, re.M), listing
+    assert re.search(r"^\* LIST \([^)]*\\Trash[^)]*\) \"/\" Trash\r$", listing, re.M), listing
+    sent = curl.sent()
+    login = ["CAPABILITY", "STARTTLS", "CAPABILITY"] if scheme == "imap" else ["CAPABILITY"]
+    assert sent[: len(login)] == login, sent
+    # SASL-IR is advertised, so the initial response rides on the command (RFC 4959).
+    assert sent[len(login)].startswith("AUTHENTICATE PLAIN A"), sent
+    assert sent[-1] == 'LIST "" *'
+
+    examined = curl("-X", "EXAMINE INBOX").decode()
+    assert re.search(r"^\* 2 EXISTS\r$", examined, re.M), examined
+    validity = re.search(r"\[UIDVALIDITY (\d+)\]", examined)
+    assert validity is not None, examined
+    uidvalidity = validity.group(1)
+
+    # A URL query is a SEARCH after SELECT, answered with sequence numbers.
+    found = curl(path=f"/INBOX?SUBJECT%20%22curl%20two%20{token}%22").decode()
+    assert found.strip() == "* SEARCH 2", found
+    assert curl.sent()[-2:] == ["SELECT INBOX", f'SEARCH SUBJECT "curl two {token}"']
+    found = curl("-X", f'UID SEARCH SUBJECT "curl two {token}"', path="/INBOX").decode()
+    uid = found.split()[-1]
+    assert found.strip() == f"* SEARCH {uid}", found
+
+    # ;UIDVALIDITY is compared with SELECT's: a match fetches, a mismatch is exit 78.
+    body = curl(path=f"/INBOX;UIDVALIDITY={uidvalidity}/;UID={uid}")
+    assert body == stored[1]
+    assert curl.sent()[-1] == f"UID FETCH {uid} BODY[]"
+    wrong = curl.run(path=f"/INBOX;UIDVALIDITY={int(uidvalidity) + 1}/;UID={uid}")
+    assert wrong.returncode == 78, wrong
+    assert curl(path="/INBOX/;MAILINDEX=2") == stored[1]
+    assert curl.sent()[-1] == "FETCH 2 BODY[]"
+    text = curl(path=f"/INBOX/;UID={uid}/;SECTION=TEXT")
+    assert text == b"seed body\r\n.a line starting with a dot\r\n"
+    header = curl(path=f"/INBOX/;UID={uid}/;SECTION=HEADER.FIELDS%20(SUBJECT)")
+    assert header == f"Subject: curl two {token}\r\n\r\n".encode()
+    # BODY[] (not PEEK) set \Seen on the message curl fetched, and only on it.
+    assert flags_by_subject(server, user) == {
+        f"curl one {token}": set(),
+        f"curl two {token}": {"\\Seen"},
+    }
+
+    upload = tmp_path / "append.eml"
+    appended = (
+        f"From: <{user}>\r\nTo: <{user}>\r\nSubject: curl append {token}\r\n"
+        "MIME-Version: 1.0\r\n\r\nhello from curl\r\n.a line starting with a dot\r\n"
+    ).encode()
+    upload.write_bytes(appended)
+    curl("-T", str(upload), path="/INBOX")
+    assert re.fullmatch(r"APPEND INBOX \(\\Seen\) \{\d+\}", curl.sent()[-1]), curl.sent()
+    assert stored_messages(server.dir, user) == [*stored, appended]
+
+    curl("-X", f"UID STORE {uid} +FLAGS (\\Deleted)", path="/INBOX")
+    assert flags_by_subject(server, user)[f"curl two {token}"] == {"\\Seen", "\\Deleted"}
+    curl("-X", "EXPUNGE", path="/INBOX")
+    assert curl.sent()[-2:] == ["SELECT INBOX", "EXPUNGE"]
+    assert subjects(server, user) == [f"curl one {token}", f"curl append {token}"]
