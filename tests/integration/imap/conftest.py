@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import imaplib
+import re
+import shutil
 import smtplib
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,16 +13,52 @@ from pathlib import Path
 import pytest
 
 from tests.integration.imap.rawimap import RawImap, message
-from tests.integration.server import USERS, MailServer
+from tests.integration.server import USERS, MailServer, _set_table, free_port
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
 
 
+@pytest.fixture(scope="session")
+def imap_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised instance with alice and bob, copied for every server below
+    (`posthouse init` and `user add` cost seconds each)."""
+    directory: Path = tmp_path_factory.mktemp("imap-template") / "instance"
+    MailServer.create(directory)
+    return directory
+
+
+def copy_server(
+    template: Path,
+    directory: Path,
+    *,
+    workers: int = 1,
+    imap: dict[str, int | float] | None = None,
+) -> MailServer:
+    """A fresh instance copied from `template`, on new free ports (not started)."""
+    shutil.copytree(template, directory)
+    server = MailServer(directory)
+    text = (directory / "posthouse.toml").read_text()
+    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+        server.ports[name] = free_port()
+        text, count = re.subn(
+            rf"(\[listeners\.{name}\]\naddress = \"[^\"]*\"\nport = )\d+",
+            rf"\g<1>{server.ports[name]}",
+            text,
+        )
+        assert count == 1, name
+    text = text.replace("\nworkers = 1\n", f"\nworkers = {workers}\n")
+    text = _set_table(text, "imap", imap or {})
+    (directory / "posthouse.toml").write_text(text)
+    return server
+
+
 @pytest.fixture(scope="module")
-def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailServer]:
+def imap_server(
+    tmp_path_factory: pytest.TempPathFactory, imap_template: Path
+) -> Iterator[MailServer]:
     directory: Path = tmp_path_factory.mktemp("imap")
-    server = MailServer.create(directory / "instance").start()
+    server = copy_server(imap_template, directory / "instance").start()
     try:
         yield server
     finally:
