@@ -1,8 +1,17 @@
 """TLS record and handshake dissector, with key-log decryption (sans-IO).
 
 `TLSObserver` takes both directions of a connection and reports `TLSEvent`s; with a
-`KeyLog` (NSS key log format) it decrypts TLS 1.3 and TLS 1.2 AEAD sessions so the
-application data inside can be dissected in turn.
+`KeyLog` (NSS key log format) it decrypts TLS 1.3 and TLS 1.0-1.2 sessions (AEAD, CBC,
+RC4) so the application data inside can be dissected in turn::
+
+    observer = TLSObserver(KeyLog.load("keys.log"))
+    for event in observer.feed(True, client_bytes):   # then server bytes, and so on,
+        ...                                           # in capture order
+    observer.gap(False, missing=1460)                 # bytes lost in one direction
+    events = observer.finish()                        # at the end of the connection
+    observer.version, observer.cipher_suite.description, observer.decrypting
+
+`ApplicationData.plaintext` is set, in order, when a record was decrypted.
 """
 
 from __future__ import annotations

@@ -5,10 +5,15 @@ A certificate that does not parse gives an entry with `error` set, never an exce
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from posthouse.proto.tls.events import CertificateInfo
+
+T = TypeVar("T")
 
 
 def describe_certificate(der: bytes) -> CertificateInfo:
@@ -18,7 +23,7 @@ def describe_certificate(der: bytes) -> CertificateInfo:
         return CertificateInfo(der=der, error=f"not a parsable X.509 certificate: {exc}")
     errors: list[str] = []
 
-    def attempt(what: str, fn):  # type: ignore[no-untyped-def]
+    def attempt(what: str, fn: Callable[[], T]) -> T | None:
         try:
             return fn()
         except Exception as exc:  # the rust parser is lazy: any field may fail alone

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
@@ -99,7 +100,7 @@ def tls10_prf(secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
     return bytes(a ^ b for a, b in zip(md5, sha1, strict=True))
 
 
-def _p_hash(secret: bytes, seed: bytes, length: int, digest) -> bytes:  # type: ignore[no-untyped-def]
+def _p_hash(secret: bytes, seed: bytes, length: int, digest: Callable[[], Any]) -> bytes:
     out = bytearray()
     a = seed
     while len(out) < length:
@@ -142,7 +143,7 @@ class Tls13Protection:
 
     def next_generation(self) -> Tls13Protection:
         """RFC 8446 §7.2: application_traffic_secret_N+1 after a KeyUpdate."""
-        size = _HASHES[self.suite.hash].digest_size
+        size = _HASHES[self.suite.hash]().digest_size
         nxt = hkdf_expand_label(self.secret, b"traffic upd", b"", size, self.suite.hash)
         return Tls13Protection(self.suite, nxt)
 

@@ -336,8 +336,8 @@ _PAIRED_BLOCKS: tuple[tuple[int, str, str, tuple[str, ...]], ...] = (
 def _build_names() -> dict[int, str]:
     names: dict[int, str] = {}
     for line in _TABLE.strip().splitlines():
-        code, name = line.split()
-        names[int(code, 16)] = "TLS_" + name
+        hex_code, name = line.split()
+        names[int(hex_code, 16)] = "TLS_" + name
     for start, cipher, mode, kxs in _PAIRED_BLOCKS:
         code = start
         for kx in kxs:
