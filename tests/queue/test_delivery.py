@@ -7,6 +7,8 @@ import asyncio
 import email
 from email import policy
 
+import pytest
+
 from posthouse.store.base import RecipientState, Store
 from tests.queue.conftest import Clock, SchedulerFactory, enqueue, inbox, message
 from tests.queue.peer import Peer
@@ -324,3 +326,22 @@ async def test_stop_leaves_undelivered_mail_due(
     left = await store.list_queue()
     assert len(peer.received) + len(left) == 5
     assert all(e.next_attempt <= clock.now for e in left)
+
+
+async def test_unexpected_error_leaves_the_entry_queued(
+    store: Store,
+    peer: Peer,
+    scheduler_for: SchedulerFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("posthouse.queue.scheduler.send_transaction", broken)
+    queue_id = await enqueue(store, "bob@beta.test")
+    scheduler = scheduler_for(routes=route(peer))
+    await scheduler.run_once()
+    entry = await store.get_queue_entry(queue_id)
+    assert entry is not None and entry.attempts == 1
+    assert entry.recipients[0].state is RecipientState.PENDING
+    assert not scheduler._in_flight

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from posthouse.config import RelaySettings
-from posthouse.resolver import NXDomain, Resolver, TempFail
+from posthouse.resolver import NXDomain, Resolver, ResolverError, TempFail
 
 
 class RouteError(Exception):
@@ -106,7 +106,7 @@ async def _mx_route(domain: str, settings: RelaySettings, resolver: Resolver) ->
         records = await resolver.mx(domain)
     except NXDomain:
         raise RouteError(True, "5.1.2", f"domain {domain} does not exist") from None
-    except TempFail as e:
+    except (TempFail, ResolverError) as e:
         raise RouteError(False, "4.4.3", f"MX lookup for {domain} failed: {e}") from None
     hosts = [(pref, name) for pref, name in records if name not in (".", "")]
     if records and not hosts:
@@ -133,7 +133,7 @@ async def addresses_of(target: Target, resolver: Resolver) -> list[str]:
             found += await lookup(target.host)
         except NXDomain:
             break
-        except TempFail as e:
+        except (TempFail, ResolverError) as e:
             errors.append(str(e))
     if not found and errors:
         raise RouteError(False, "4.4.3", f"address lookup for {target.host} failed: {errors[0]}")

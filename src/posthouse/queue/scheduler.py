@@ -24,7 +24,13 @@ from posthouse.queue.dial import DialError, DialOptions, dial
 from posthouse.queue.results import Outcome, RecipientResult, local_result
 from posthouse.queue.routes import Route, RouteError, find_route
 from posthouse.queue.schedule import expired, next_attempt
-from posthouse.queue.transaction import Envelope, Recipient, send_transaction, strip_return_path
+from posthouse.queue.transaction import (
+    Envelope,
+    Recipient,
+    TransactionResult,
+    send_transaction,
+    strip_return_path,
+)
 from posthouse.resolver import Resolver
 from posthouse.store.base import NotFound, QueueEntry, RecipientState, Store
 
@@ -220,7 +226,10 @@ class DeliveryScheduler:
             job = _Job(attempt, domain, tuple(recipients))
             try:
                 route = await self._route(domain)
-            except RouteError as e:
+            except Exception as e:
+                if not isinstance(e, RouteError):
+                    log.exception("queue %d: routing %s failed", entry.id, domain)
+                    e = RouteError(False, "4.3.0", f"routing {domain} failed: {e}")
                 outcome = Outcome.FAILED if e.permanent else Outcome.DEFERRED
                 self._finish(
                     job, [local_result(r.address, outcome, e.status, e.text) for r in recipients]
@@ -289,14 +298,28 @@ class DeliveryScheduler:
                 if conn is None:
                     try:
                         conn = await dial(lane.route, self.resolver, self.options)
-                    except DialError as e:
+                    except Exception as e:
+                        if not isinstance(e, DialError):
+                            log.exception("queue: dialling %s failed", lane.route.key)
+                            e = DialError(False, "4.3.0", f"dialling failed: {e}")
                         # The destination is unreachable: everything waiting for it
                         # fails the same way now, without dialling again.
                         self._unreachable(lane, job, e)
                         break
-                result = await send_transaction(
-                    conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
-                )
+                try:
+                    result = await send_transaction(
+                        conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
+                    )
+                except Exception:
+                    # A bug must not strand the entry: it stays queued and is tried again.
+                    log.exception("queue %d: delivery failed", job.attempt.entry.id)
+                    result = TransactionResult(
+                        [
+                            local_result(r.address, Outcome.DEFERRED, "4.3.0", "internal error")
+                            for r in job.recipients
+                        ],
+                        False,
+                    )
                 self._finish(job, result.results)
                 if not result.reusable or conn.transactions >= MAX_REUSE:
                     await conn.close(quit=result.reusable)
