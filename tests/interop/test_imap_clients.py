@@ -10,6 +10,7 @@ clients show is described in ../shared/INTEROP.md.
 from __future__ import annotations
 
 import imaplib
+import os
 import re
 import shutil
 import smtplib
@@ -413,3 +414,144 @@ def test_curl_list_examine_search_fetch_append_store_expunge(
     curl("-X", "EXPUNGE", path="/INBOX")
     assert curl.sent()[-2:] == ["SELECT INBOX", "EXPUNGE"]
     assert subjects(server, user) == [f"curl one {token}", f"curl append {token}"]
+
+
+# --- mbsync: two-way sync with a local Maildir -------------------------------------------
+
+
+def maildir_files(path: Path) -> dict[str, Path]:
+    """Subject -> file, for the messages of one Maildir folder."""
+    return {
+        subject_of(f.read_bytes()): f for d in ("new", "cur") for f in sorted((path / d).glob("*"))
+    }
+
+
+def maildir_flags(path: Path) -> str:
+    """The flag letters of a Maildir file name ('FS' of '...:2,FS')."""
+    return path.name.rpartition(":2,")[2]
+
+
+def test_mbsync_two_way_sync_with_maildir(server: MailServer, user: str, tmp_path: Path) -> None:
+    mbsync = need("mbsync")
+    token = uuid.uuid4().hex[:8]
+    for n in range(12):
+        deliver(server, user, f"mb {n} {token}", f"body {n}\r\n")
+    stored = stored_messages(server.dir, user)
+    md = tmp_path / "Maildir"
+    md.mkdir()
+    rc = tmp_path / "mbsyncrc"
+    # isync 1.4 checks the host name even for a certificate given in CertificateFile:
+    # connect by a name from the certificate that resolves to loopback.
+    rc.write_text(
+        "IMAPAccount interop\n"
+        "Host localhost\n"
+        f"Port {server.ports['imap']}\n"
+        f"User {user}\n"
+        f"Pass {PASSWORD}\n"
+        "SSLType STARTTLS\n"
+        f"CertificateFile {cert(server)}\n"
+        "AuthMechs PLAIN\n"
+        "Timeout 30\n"
+        "PipelineDepth 8\n"
+        "\n"
+        "IMAPStore remote\n"
+        "Account interop\n"
+        "\n"
+        "MaildirStore local\n"
+        f"Path {md}/\n"
+        f"Inbox {md}/INBOX\n"
+        "\n"
+        "Channel interop\n"
+        "Far :remote:\n"
+        "Near :local:\n"
+        "Patterns INBOX\n"
+        "Create Both\n"
+        "Expunge Both\n"
+        "Sync All\n"
+        "SyncState *\n"
+    )
+    rc.chmod(0o600)
+    log = tmp_path / "mbsync.log"
+
+    def sync() -> str:
+        p = run(mbsync, "-c", str(rc), "-Dn", "interop", timeout=120)
+        with log.open("a") as f:
+            f.write(p.stdout + p.stderr)
+        assert p.returncode == 0, p.stdout[-4000:] + p.stderr
+        return p.stdout
+
+    inbox = md / "INBOX"
+    # 1. The first run pulls every message.
+    out = sync()
+    local = maildir_files(inbox)
+    assert sorted(local) == sorted(f"mb {n} {token}" for n in range(12))
+    # Maildir files hold LF line ends and an X-TUID header of isync's; otherwise each
+    # message is exactly what the server stored.
+    for raw in stored:
+        pulled = local[subject_of(raw)].read_bytes()
+        assert re.sub(rb"X-TUID: [^\n]*\n", b"", pulled) == raw.replace(b"\r\n", b"\n")
+    assert "STARTTLS" in out.split(">>> 1 ", 1)[1].splitlines()[0]
+    # PipelineDepth 8: up to 8 commands in flight, never more.
+    in_flight = [int(n) for n in re.findall(r"\((\d+) in progress\) >>>", out)]
+    assert max(in_flight) == 7, in_flight
+
+    # 2. Changes on both sides.
+    mb = {n: f"mb {n} {token}" for n in range(12)}
+    f0 = local[mb[0]]
+    f0.rename(inbox / "cur" / (f0.name.rpartition(":2,")[0] + ":2,FS"))  # seen + flagged here
+    local[mb[1]].unlink()  # deleted here
+    new_name = f"{int(time.time())}.{os.getpid()}_1.interop"
+    pushed = (
+        f"From: <{user}>\r\nTo: <{user}>\r\nSubject: mb local {token}\r\n"
+        f"Message-ID: <{new_name}@example.test>\r\n\r\nwritten into the Maildir\r\n"
+    ).encode()
+    (inbox / "new" / new_name).write_bytes(pushed)
+    with checker(server, user) as m:
+        m.select("INBOX")
+        _, found = m.search(None, "SUBJECT", f'"{mb[2]}"')
+        m.store(found[0].decode(), "+FLAGS", "(\\Answered \\Flagged)")  # flagged there
+        _, found = m.search(None, "SUBJECT", f'"{mb[3]}"')
+        m.store(found[0].decode(), "+FLAGS", "(\\Deleted)")  # deleted there
+        m.expunge()
+    out = sync()
+
+    # Pushed: the new local message went up with LITERAL+ and its UID came from APPENDUID.
+    append = re.search(r'>>> \d+ APPEND "?INBOX"? (\([^)]*\) )?("[^"]+" )?\{(\d+)\+\}', out)
+    assert append is not None, out
+    assert re.search(r"OK \[APPENDUID \d+ 13\]", out), out
+    on_server = {subject_of(raw): raw for raw in stored_messages(server.dir, user)}
+    up = on_server[f"mb local {token}"]
+    assert len(up) == int(append.group(3))
+    # isync may add an X-TUID header to find the message again; the rest is as written.
+    assert re.sub(rb"X-TUID: [^\r\n]*\r\n", b"", up) == pushed
+    flags = flags_by_subject(server, user)
+    assert flags[mb[0]] == {"\\Seen", "\\Flagged"}
+    assert mb[1] not in flags  # local deletion: \Deleted, then expunged on the server
+    local = maildir_files(inbox)
+    assert sorted(maildir_flags(local[mb[2]])) == ["F", "R"]  # server flags pulled
+    assert mb[3] not in local  # server expunge: local file removed
+    assert sorted(local) == sorted(flags)
+    # The local file now carries the UID the server gave it.
+    assert ",U=13" in local[f"mb local {token}"].name
+
+    # 3. Flags changed again on the server, seen-only this time, then a run to settle.
+    with checker(server, user) as m:
+        m.select("INBOX")
+        _, found = m.search(None, "SUBJECT", f'"{mb[0]}"')
+        m.store(found[0].decode(), "-FLAGS", "(\\Flagged)")
+    sync()
+    assert maildir_flags(maildir_files(inbox)[mb[0]]) == "S"
+
+    # 4. Nothing changed since: the next run moves no message and no flag.
+    before_local = sorted(str(p) for p in inbox.rglob("*") if p.parent.name in ("new", "cur"))
+    before_server = stored_messages(server.dir, user)
+    before_flags = flags_by_subject(server, user)
+    out = sync()
+    commands = re.findall(r">>> \d+ ([A-Z]+(?: [A-Z]+)?)", out)
+    assert not {"APPEND", "UID STORE", "EXPUNGE", "UID EXPUNGE"} & set(commands), commands
+    assert not re.search(r"BODY\.PEEK\[\]", out)
+    assert (
+        sorted(str(p) for p in inbox.rglob("*") if p.parent.name in ("new", "cur")) == before_local
+    )
+    assert stored_messages(server.dir, user) == before_server
+    assert flags_by_subject(server, user) == before_flags
