@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tls_traffic import Session, make_session
 
-from posthouse.proto.tls import KeyLog, Problem, TLSEvent, TLSObserver
+from posthouse.proto.tls import ApplicationData, KeyLog, Problem, TLSEvent, TLSObserver
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -97,3 +97,36 @@ def test_damaged_sessions_never_raise(
     obs.feed(False, bytes(server[half:]))
     obs.feed(True, bytes(client[300:]))
     obs.finish()
+
+
+@cache
+def long_session(version: str) -> Session:
+    data = b"".join(b"line %06d\r\n" % i for i in range(8000))  # 96 kB: six records
+    if version == "1.3":
+        return make_session(exchanges=[(data, b"250 ok\r\n")])
+    return make_session(
+        max_version=ssl.TLSVersion.TLSv1_2,
+        ciphers="ECDHE-RSA-AES128-SHA256",  # CBC with encrypt-then-MAC
+        exchanges=[(data, b"250 ok\r\n")],
+    )
+
+
+@SETTINGS
+@given(st.sampled_from(["1.3", "1.2"]), st.integers(0, 1 << 20), st.integers(1, 40_000))
+def test_after_any_gap_plaintext_stays_true(version: str, start: int, length: int) -> None:
+    """Whatever is lost, what is decrypted is real data, in order, without repeats."""
+    session = long_session(version)
+    stream = session.client_stream
+    start = start % len(stream)
+    end = min(len(stream), start + length)
+    obs = TLSObserver(KeyLog.parse(session.keylog))
+    events = obs.feed(False, session.server_stream[:4000]) + obs.feed(True, stream[:start])
+    obs.gap(True, end - start)
+    events += obs.feed(True, stream[end:]) + obs.feed(False, session.server_stream[4000:])
+    events += obs.finish()
+    position = 0
+    for event in events:
+        if isinstance(event, ApplicationData) and event.from_client and event.plaintext:
+            found = session.client_data.find(event.plaintext, position)
+            assert found >= position
+            position = found + len(event.plaintext)
