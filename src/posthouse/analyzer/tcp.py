@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from posthouse.analyzer.packets import TcpSegment
+from posthouse.analyzer.packets import SYN, TcpSegment
 
 MOD = 1 << 32
 HALF = 1 << 31
@@ -47,7 +47,8 @@ class Direction(enum.Enum):
         return Direction.FROM_SERVER if self is Direction.FROM_CLIENT else Direction.FROM_CLIENT
 
 
-@dataclass(frozen=True, slots=True)
+# One per delivered segment: not frozen, for the same cost reason as TcpSegment.
+@dataclass(slots=True)
 class Data:
     direction: Direction
     data: bytes
@@ -194,18 +195,25 @@ class _Tracker:
         }
         # Raw acknowledgement numbers sent for a direction before it had any segment.
         self.ack_hints: dict[Direction, int] = {}
+        # (this side, its peer, this side's stats) per direction, looked up by identity
+        # on the hot path (an Enum's hash is computed in Python).
+        client, server = self.half[Direction.FROM_CLIENT], self.half[Direction.FROM_SERVER]
+        self.client_sides = (client, server, conn.client_stats)
+        self.server_sides = (server, client, conn.server_stats)
+        self.client_key = (conn.client.address, conn.client.port)
 
     # -- receiving ----------------------------------------------------------------------
 
     def feed(self, seg: TcpSegment, direction: Direction) -> None:
         conn = self.conn
-        stats = conn.stats(direction)
+        half, peer, stats = (
+            self.client_sides if direction is Direction.FROM_CLIENT else self.server_sides
+        )
         stats.packets += 1
         stats.payload_bytes += len(seg.payload)
-        conn.end_ns = max(conn.end_ns, seg.timestamp_ns)
+        if seg.timestamp_ns > conn.end_ns:
+            conn.end_ns = seg.timestamp_ns
         conn.last_frame = seg.frame_number
-        half = self.half[direction]
-        peer = self.half[direction.opposite]
 
         if seg.syn:
             stats.syn = True
@@ -262,6 +270,9 @@ class _Tracker:
         half.next = start
 
     def _accept(self, half: _HalfStream, piece: _Piece) -> None:
+        if piece.start == half.next and not half.pending:
+            self._emit(half, piece)  # the common case: the next bytes, in order
+            return
         stats = self.conn.stats(half.direction)
         end = piece.start + len(piece.data)
         if end <= half.next:
@@ -458,18 +469,18 @@ class Reassembler:
         self._count = 0
 
     def feed(self, seg: TcpSegment) -> None:
-        src = Endpoint(seg.src, seg.sport)
-        dst = Endpoint(seg.dst, seg.dport)
-        key = (src, dst) if (seg.src, seg.sport) <= (seg.dst, seg.dport) else (dst, src)
+        a = (seg.src, seg.sport)
+        b = (seg.dst, seg.dport)
+        key = (a, b) if a <= b else (b, a)
         tracker = self._live.get(key)
-        if tracker is not None and self._is_new_connection(tracker, seg, src):
+        if tracker is not None and seg.flags & SYN and self._is_new_connection(tracker, seg, a):
             tracker.finish()
             self._done.append(tracker.conn)
             tracker = None
         if tracker is None:
-            tracker = _Tracker(self._new_connection(seg, src, dst))
+            tracker = _Tracker(self._new_connection(seg, Endpoint(*a), Endpoint(*b)))
             self._live[key] = tracker
-        direction = Direction.FROM_CLIENT if src == tracker.conn.client else Direction.FROM_SERVER
+        direction = Direction.FROM_CLIENT if a == tracker.client_key else Direction.FROM_SERVER
         tracker.feed(seg, direction)
 
     def finish(self) -> list[Connection]:
@@ -479,7 +490,7 @@ class Reassembler:
         self._live.clear()
         return sorted(self._done, key=lambda c: c.index)
 
-    def _is_new_connection(self, tracker: _Tracker, seg: TcpSegment, src: Endpoint) -> bool:
+    def _is_new_connection(self, tracker: _Tracker, seg: TcpSegment, src: tuple[str, int]) -> bool:
         """A SYN (without ACK) that does not repeat the one already seen starts a new
         connection on the same four-tuple (port reuse, RFC 9293 §3.5)."""
         if not seg.syn or seg.has_ack:
@@ -487,7 +498,7 @@ class Reassembler:
         conn = tracker.conn
         if not conn.client_stats.syn:
             return True  # a connection seen mid-stream is over once a handshake starts
-        if src != conn.client:
+        if src != tracker.client_key:
             return any(h.closed for h in tracker.half.values())
         client_half = tracker.half[Direction.FROM_CLIENT]
         return client_half.base is not None and client_half.unwrap(seg.seq) + 1 != client_half.base
