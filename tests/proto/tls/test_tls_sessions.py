@@ -24,6 +24,7 @@ from posthouse.proto.tls import (
     EncryptedRecord,
     Finished,
     HandshakeEncrypted,
+    HandshakeMessage,
     KeyLog,
     Problem,
     ServerHello,
@@ -36,8 +37,16 @@ TLS12 = {
     "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
     "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
     "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "AES128-CCM": "TLS_RSA_WITH_AES_128_CCM",
+    "AES256-CCM8": "TLS_RSA_WITH_AES_256_CCM_8",
 }
-TLS13 = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+TLS13 = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_CCM_SHA256",
+    "TLS_AES_128_CCM_8_SHA256",
+)
 
 
 @cache
@@ -128,12 +137,15 @@ def test_tls12_handshake_and_decryption(openssl_name: str, in_order: bool) -> No
     assert leaf.not_before is not None and leaf.not_after is not None
     assert leaf.not_before < leaf.not_after
     assert leaf.public_key == "RSA 2048"
-    (ske,) = only(events, ServerKeyExchange)
-    assert ske.key_exchange == openssl_name.split("-")[0]
-    if ske.key_exchange == "ECDHE":
-        assert ske.named_curve is not None and ske.named_curve.known
+    if server.cipher_suite.key_exchange == "RSA":  # RFC 5246 §7.4.3: no ServerKeyExchange
+        assert not only(events, ServerKeyExchange)
     else:
-        assert ske.dh_prime_bits and ske.dh_prime_bits >= 2048
+        (ske,) = only(events, ServerKeyExchange)
+        assert ske.key_exchange == "ECDHE"
+        assert ske.named_curve is not None and ske.named_curve.known
+        assert ske.signature_algorithm is not None and ske.signature_algorithm.known
+    kinds = [e.msg_type.name for e in only(events, HandshakeMessage)]
+    assert "client_key_exchange" in kinds and "server_hello_done" in kinds
     assert len(only(events, ChangeCipherSpec)) == 2
     finished = only(events, Finished)
     assert {f.from_client for f in finished} == {True, False}
