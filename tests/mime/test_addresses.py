@@ -66,7 +66,16 @@ CASES = [
     (b"undisclosed-recipients", [(None, None, b"undisclosed-recipients", b"MISSING_DOMAIN")]),
     (b"@example.org", [(None, None, b"MISSING_MAILBOX", b"example.org")]),
     (b"Name <broken@example.org", [(b"Name", None, b"broken", b"SYNTAX_ERROR")]),
-    (b"<>", [(None, None, b"MISSING_MAILBOX", b"SYNTAX_ERROR")]),
+    (b"<>", [(None, None, b"MISSING_MAILBOX", b"MISSING_DOMAIN")]),
+    # Dovecot 2.3: a display name without an address keeps the name
+    (b"foo bar@baz.test", [(b"foo bar", None, b"MISSING_MAILBOX", b"MISSING_DOMAIN")]),
+    (
+        b"Undisclosed recipients, a@b.test",
+        [
+            (b"Undisclosed recipients", None, b"MISSING_MAILBOX", b"MISSING_DOMAIN"),
+            (None, None, b"a", b"b.test"),
+        ],
+    ),
     (
         b"a@x.test <b@y.test>, c@z.test",
         [(None, None, b"a", b"x.test"), (None, None, b"c", b"z.test")],

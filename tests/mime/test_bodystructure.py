@@ -335,3 +335,11 @@ def test_eight_bit_parameter_values_go_as_literals() -> None:
         + name
         + b")) NIL NIL)"
     )
+
+
+def test_message_global_is_a_basic_part() -> None:
+    # IMAP4rev1 (RFC 3501 §9) has only message/rfc822 in the message form.
+    raw = crlf("Content-Type: message/global\n\nSubject: g\n\nbody\n")
+    assert wire(body_structure(raw, extensible=False)) == (
+        b'("message" "global" NIL NIL NIL "7bit" 20)'
+    )

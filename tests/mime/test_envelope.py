@@ -149,9 +149,9 @@ def test_empty_subject_is_an_empty_string() -> None:
     assert isinstance(env, tuple) and env[1] == b""
 
 
-def test_nul_in_header_becomes_0x80() -> None:
+def test_nul_in_header_becomes_replacement_character() -> None:
     env = envelope(b"Subject: a\x00b\r\n\r\n")
-    assert isinstance(env, tuple) and env[1] == b"a\x80b"
+    assert isinstance(env, tuple) and env[1] == "a\ufffdb".encode()
     wire(env)
 
 
@@ -160,3 +160,13 @@ def test_envelope_byte_exact_once_the_codec_writes_runs(
     runs: None, message: str, text: str
 ) -> None:
     assert wire_with_runs(envelope(crlf(message))) == text.encode()
+
+
+def test_repeated_address_fields_show_every_address() -> None:
+    # Dovecot 2.3: Subject keeps its last occurrence, From lists both.
+    raw = crlf("Subject: first\nSubject: second\nFrom: a@b.test\nFrom: c@d.test\n\nx\n")
+    assert wire(envelope(raw)) == expected(
+        '(NIL "second" ((NIL NIL "a" "b.test")(NIL NIL "c" "d.test")) '
+        '((NIL NIL "a" "b.test")(NIL NIL "c" "d.test")) '
+        '((NIL NIL "a" "b.test")(NIL NIL "c" "d.test")) NIL NIL NIL NIL NIL)'
+    )

@@ -237,9 +237,14 @@ class _Reader:
     def mailbox(self, out: list[Address]) -> None:
         """mailbox = name-addr / addr-spec (RFC 5322 §3.4)."""
         start = self.i
-        name, _ = self.read_phrase()
+        name, words = self.read_phrase()
         if self.peek() == 0x3C:  # "<"
             out.append(self.angle_addr(name or None))
+            return
+        if words > 1:
+            # A display name with no address ("foo bar@x", "Undisclosed recipients"):
+            # the name is kept and the address marked missing, as Dovecot does.
+            out.append((name, None, MISSING_MAILBOX, MISSING_DOMAIN))
             return
         self.i = start
         self.comment = None
@@ -284,6 +289,6 @@ class _Reader:
             self.skip_past(b">,")
             if self.peek() == 0x3E:
                 self.i += 1
-        if broken or mailbox is None:
+        if broken:
             domain = SYNTAX_ERROR
         return (name, route, mailbox or MISSING_MAILBOX, domain or MISSING_DOMAIN)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from posthouse.mime.addresses import parse_address_list
 from posthouse.mime.headerblock import header_end, wanted_fields
 from posthouse.mime.imapvalue import run
-from posthouse.mime.tree import ENVELOPE_FIELDS, Part
+from posthouse.mime.tree import ENVELOPE_ADDRESSES, ENVELOPE_STRINGS, Part
 from posthouse.proto.imap.response import Value
 
 _NOTHING: frozenset[bytes] = frozenset()
@@ -16,7 +16,7 @@ _NOTHING: frozenset[bytes] = frozenset()
 def envelope(header: bytes) -> Value:
     """ENVELOPE of a header block (a whole message is fine: only its header is read)."""
     block = header[: header_end(header)]
-    return envelope_of(wanted_fields(block, _NOTHING, ENVELOPE_FIELDS))
+    return envelope_of(wanted_fields(block, _NOTHING, ENVELOPE_STRINGS, ENVELOPE_ADDRESSES))
 
 
 def message_envelope(message: Part) -> Value:

@@ -33,11 +33,11 @@ def header_end(raw: bytes, start: int = 0, end: int | None = None) -> int:
 
 def unfold(value: bytes) -> bytes:
     """RFC 5322 §2.2.3: unfolding removes the CRLF before each WSP; outer WSP goes.
-    NUL cannot travel in an IMAP string, so it becomes 0x80 as in Dovecot."""
+    NUL cannot travel in an IMAP string, so it becomes U+FFFD as in Dovecot."""
     if b"\n" in value:
         value = value.replace(b"\r\n", b"").replace(b"\n", b"")
     if b"\x00" in value:
-        value = value.replace(b"\x00", b"\x80")
+        value = value.replace(b"\x00", "\ufffd".encode())
     return value.strip(b" \t\r")
 
 
@@ -49,15 +49,21 @@ def fields(header: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 
 def wanted_fields(
-    header: bytes, first: frozenset[bytes], last: frozenset[bytes] = frozenset()
+    header: bytes,
+    first: frozenset[bytes],
+    last: frozenset[bytes] = frozenset(),
+    joined: frozenset[bytes] = frozenset(),
 ) -> dict[bytes, bytes]:
     """Unfolded values of the named fields (lower-case names).  Names in `first` keep
-    their first occurrence, names in `last` their last one (Dovecot's choice for
-    the envelope fields, which a message should carry once anyway)."""
+    their first occurrence, names in `last` their last one, names in `joined` all
+    of them joined by ", " (Dovecot's choices: a message should carry each of these
+    fields once, and when it does not, every address is shown)."""
     found: dict[bytes, bytes] = {}
     for name, value in _FIELD.findall(header):
         name = name.lower()
-        if name in last or (name in first and name not in found):
+        if name in joined and name in found:
+            found[name] += b", " + unfold(value)
+        elif name in last or name in joined or (name in first and name not in found):
             found[name] = unfold(value)
     return found
 

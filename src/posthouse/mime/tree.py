@@ -26,26 +26,16 @@ CONTENT_FIELDS = frozenset(
         b"content-location",
     }
 )
-# RFC 9051 §7.5.2 ENVELOPE members.
-ENVELOPE_FIELDS = frozenset(
-    {
-        b"date",
-        b"subject",
-        b"from",
-        b"sender",
-        b"reply-to",
-        b"to",
-        b"cc",
-        b"bcc",
-        b"in-reply-to",
-        b"message-id",
-    }
-)
-_NOTHING: frozenset[bytes] = frozenset()
+# RFC 9051 §7.5.2 ENVELOPE members: the strings, and the address lists.
+ENVELOPE_STRINGS = frozenset({b"date", b"subject", b"in-reply-to", b"message-id"})
+ENVELOPE_ADDRESSES = frozenset({b"from", b"sender", b"reply-to", b"to", b"cc", b"bcc"})
 
 MAX_DEPTH = 100
 MAX_PARTS = 10_000
-_ENCAPSULATED = (b"rfc822", b"global")  # RFC 9051 §9 media-message, RFC 6532 §3.7
+# RFC 3501 §9 media-message.  RFC 9051 adds message/global (RFC 6532), but an
+# IMAP4rev1 client cannot read it in that form, so it stays a basic part (as in
+# Dovecot) and the server need not know which revision a session speaks.
+_ENCAPSULATED = (b"rfc822",)
 
 
 @dataclass(slots=True, eq=False)
@@ -119,9 +109,11 @@ class _Builder:
         raw = self.raw
         self.budget -= 1
         body_start = header_end(raw, start, end)
-        found = wanted_fields(
-            raw[start:body_start], CONTENT_FIELDS, ENVELOPE_FIELDS if message else _NOTHING
-        )
+        header = raw[start:body_start]
+        if message:
+            found = wanted_fields(header, CONTENT_FIELDS, ENVELOPE_STRINGS, ENVELOPE_ADDRESSES)
+        else:
+            found = wanted_fields(header, CONTENT_FIELDS)
         value = found.get(b"content-type")
         parsed = content_type(value) if value is not None else None
         if parsed is None:
