@@ -555,3 +555,110 @@ def test_mbsync_two_way_sync_with_maildir(server: MailServer, user: str, tmp_pat
     )
     assert stored_messages(server.dir, user) == before_server
     assert flags_by_subject(server, user) == before_flags
+
+
+# --- neomutt: STARTTLS straight after the greeting, read, flag, IDLE (in tmux) -----------
+
+
+@contextmanager
+def tmux(tmp: Path) -> Iterator[list[str]]:
+    """A private tmux server on its own socket; only that server is killed after."""
+    command = [need("tmux"), "-S", str(tmp / "tmux.sock")]
+    try:
+        yield command
+    finally:
+        subprocess.run([*command, "kill-server"], capture_output=True, timeout=10)
+
+
+def wait_screen(command: list[str], pattern: str, timeout: float = 25) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = run(*command, "capture-pane", "-p", "-t", "nm").stdout
+        if re.search(pattern, screen):
+            return screen
+        time.sleep(0.25)
+    raise AssertionError(f"{pattern!r} never appeared on the screen:\n{screen}")
+
+
+def keys(command: list[str], *sequence: str) -> None:
+    run(*command, "send-keys", "-t", "nm", *sequence)
+    time.sleep(0.4)
+
+
+def test_neomutt_starttls_read_flag_idle(server: MailServer, user: str, tmp_path: Path) -> None:
+    neomutt = need("neomutt")
+    token = uuid.uuid4().hex[:8]
+    deliver(server, user, f"neo one {token}", f"the body of one {token}\r\n")
+    deliver(server, user, f"neo two {token}")
+    rc = tmp_path / "muttrc"
+    (tmp_path / "Mail").mkdir()
+    debug = tmp_path / "neomutt.log"
+    # GnuTLS: certificate_file lists the certificates trusted as they are; the host
+    # name localhost is in the certificate and is checked.
+    rc.write_text(
+        "set ssl_starttls=yes\n"
+        "set ssl_force_tls=yes\n"
+        f'set certificate_file="{cert(server)}"\n'
+        "set ssl_verify_host=yes\n"
+        f'set imap_user="{user}"\n'
+        f'set imap_pass="{PASSWORD}"\n'
+        'set imap_authenticators="plain"\n'
+        f'set folder="imap://localhost:{server.ports["imap"]}/"\n'
+        'set spoolfile="+INBOX"\n'
+        "set imap_idle=yes imap_check_subscribed=no imap_passive=yes\n"
+        "set mail_check=2 timeout=2\n"
+        'set header_cache="" message_cachedir=""\n'
+        'set record="" copy=no postpone=no\n'
+        "set delete=yes quit=yes move=no mark_old=no\n"
+        "set wait_key=no beep=no help=no\n"
+        "set sort=date-received\n"
+        'set index_format="%4C %Z %-20.20L %s"\n'
+    )
+    rc.chmod(0o600)
+    with tmux(tmp_path) as tm:
+        shell = (
+            f"HOME='{tmp_path}' TERM=xterm-256color {neomutt} -n -F '{rc}' "
+            f"-d 5 -l '{debug}' -f '+INBOX'; echo NEOMUTT-EXIT=$?; sleep 30"
+        )
+        started = run(*tm, "new", "-d", "-s", "nm", "-x", "200", "-y", "40", shell)
+        assert started.returncode == 0, started.stderr
+        screen = wait_screen(tm, f"neo two {token}")
+        assert f"neo one {token}" in screen
+        # Limit the index to the first message, open it, back to the index, flag it.
+        keys(tm, "l")
+        keys(tm, f"~s 'neo one {token}'", "Enter")
+        keys(tm, "Enter")
+        wait_screen(tm, f"the body of one {token}")
+        keys(tm, "i")
+        keys(tm, "F")
+        keys(tm, "l")
+        keys(tm, "all", "Enter")
+        wait_screen(tm, f"neo two {token}")
+        # Now a message arrives while neomutt waits in IDLE.
+        deliver(server, user, f"neo three {token}")
+        wait_screen(tm, f"neo three {token}", 20)
+        keys(tm, "q")  # quit: the flag changes go to the server first
+        wait_screen(tm, "NEOMUTT-EXIT=0", 20)
+    flags = flags_by_subject(server, user)
+    assert flags == {
+        f"neo one {token}": {"\\Seen", "\\Flagged"},
+        f"neo two {token}": set(),
+        f"neo three {token}": set(),
+    }
+    # neomutt's debug log: what it sent (level 2 or 5) and what it read.
+    last_command = ""
+    idle_exists = False
+    sent = []
+    for line in Path(f"{debug}0").read_text(errors="replace").splitlines():
+        command = re.search(r"(?:^|4> )(a\d{4} .*|DONE)$", line)
+        if command:
+            sent.append(command.group(1))
+            last_command = command.group(1)
+        elif line.endswith("4< * 3 EXISTS") and last_command.endswith(" IDLE"):
+            idle_exists = True
+    # The greeting's [CAPABILITY ...] was enough: STARTTLS came first.
+    assert sent[0] == "a0000 STARTTLS", sent
+    assert sent[1] == "a0001 CAPABILITY" and sent[2].startswith("a0002 AUTHENTICATE PLAIN ")
+    assert idle_exists, sent
+    assert any(re.fullmatch(r"a\d{4} UID STORE \d+ \+FLAGS.SILENT \(\\Flagged\)", c) for c in sent)
