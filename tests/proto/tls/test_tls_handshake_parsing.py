@@ -280,3 +280,14 @@ def test_server_key_exchange_dhe_and_ecdhe_psk() -> None:
     assert isinstance(kx, ServerKeyExchange)
     assert kx.named_curve is not None and kx.named_curve.name == "secp384r1"
     assert kx.signature_algorithm is None
+
+
+def test_draft_tls13_versions() -> None:
+    hello = b.client_hello([0x1301], [b.supported_versions(0x7F17, 0x0303)])
+    (event,) = TLSObserver().feed(True, b.record(22, hello))
+    assert isinstance(event, ClientHello)
+    assert event.highest_version.name == "TLS 1.3 (draft 23)"
+    obs = TLSObserver()
+    obs.feed(True, b.record(22, hello))
+    obs.feed(False, b.record(22, b.server_hello(0x1301, [b.selected_version(0x7F17)])))
+    assert obs.version == "TLS 1.3 (draft 23)" and obs.tls13

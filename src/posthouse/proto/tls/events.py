@@ -53,9 +53,13 @@ class ClientHello:
     @property
     def highest_version(self) -> Code:
         """The best version offered: supported_versions when present (RFC 8446 §4.2.1)."""
-        offered = [v for v in self.supported_versions if not v.grease]
+        offered = [v for v in self.supported_versions if v.known]
         if offered:
-            return max(offered, key=lambda v: (v.value >> 8 == 0x7F, v.value))
+            # drafts of TLS 1.3 (0x7Fnn) rank above TLS 1.2 and below the final 0x0304
+            return max(
+                offered,
+                key=lambda v: 0x0303 + v.value / 0x10000 if v.value >> 8 == 0x7F else v.value,
+            )
         return self.legacy_version
 
 
