@@ -32,16 +32,25 @@ class ByteStream:
 
     def consume(self, n: int) -> bytes:
         data = bytes(self.buf[:n])
+        self.consume_drop(n)
+        return data
+
+    def move_into(self, target: bytearray, n: int) -> None:
+        """Append the first `n` bytes to `target` and drop them (one copy, not two)."""
+        with memoryview(self.buf) as view:
+            target += view[:n]
+        self.consume_drop(n)
+
+    def consume_drop(self, n: int) -> None:
+        """Drop the first `n` bytes; forget the frame marks no longer needed."""
         del self.buf[:n]
         self.base += n
         self.scanned = max(0, self.scanned - n)
-        # Forget marks no longer needed (keep the one covering the new first byte).
         offsets = self._mark_offsets
         if len(offsets) > 64:
             i = bisect_right(offsets, self.base) - 1
             if i > 32:
                 del offsets[:i], self._mark_frames[:i], self._mark_times[:i]
-        return data
 
     def take_line(self) -> tuple[bytes, int, int] | None:
         """The next line without its line end (CRLF or bare LF), with the frame and time

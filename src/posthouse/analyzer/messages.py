@@ -118,8 +118,9 @@ def _walk(header: email.message.Message, body: bytes, out: list[Attachment], dep
     size = len(body)
     if encoding == "base64":
         # RFC 2045 §6.8: four characters carry three octets; line ends do not count.
-        chars = len(body) - body.count(b"\n") - body.count(b"\r") - body.count(b" ")
-        size = chars * 3 // 4 - body.rstrip()[-2:].count(b"=")
+        newlines = body.count(b"\n")
+        chars = len(body) - newlines * (2 if b"\r\n" in body[:200] else 1)
+        size = chars * 3 // 4 - body[-8:].count(b"=")
     out.append(Attachment(decode_header(filename) if filename else None, ctype, size))
 
 

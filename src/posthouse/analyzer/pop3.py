@@ -218,7 +218,7 @@ class Pop3Dissector(Dissector):
         body = bytes(buf[:body_end])
         if pending.verb not in ("RETR", "TOP"):
             self._listing(pending, body)
-        s.consume(consumed)
+        s.consume_drop(consumed)
         self.multi = None
         if pending.verb in ("RETR", "TOP"):
             raw = unstuff(body) if body else b""

@@ -88,7 +88,7 @@ class SmtpDissector(Dissector):
                 take = min(self.bdat_left, len(stream.buf))
                 if not self.body and take:
                     self.body_frame = stream.where(0)
-                self.body += stream.consume(take)
+                stream.move_into(self.body, take)
                 self.bdat_left -= take
                 if self.bdat_left:
                     return
@@ -213,14 +213,14 @@ class SmtpDissector(Dissector):
             if end < 0:
                 stream.scanned = len(buf)
                 if len(buf) > 1 << 20:
-                    self.body += stream.consume(len(buf) - 8)  # keep the tail for the search
+                    stream.move_into(self.body, len(buf) - 8)  # keep the tail for the search
                 return False
             end += 1  # keep the LF that ends the last line
             size -= 1
         if not self.body:
             self.body_frame = stream.where(0)
-        self.body += stream.consume(end)
-        stream.consume(size)
+        stream.move_into(self.body, end)
+        stream.consume_drop(size)
         self.mode = "command"
         self._message("DATA")
         self.pending.append(_Pending(".", None))
