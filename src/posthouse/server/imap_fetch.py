@@ -61,6 +61,7 @@ class FetchPlan:
     structure: bool  # ENVELOPE / BODY / BODYSTRUCTURE asked
     sets_seen: bool  # a non-PEEK body item: \Seen gets set
     has_flags: bool
+    labels: tuple[bytes, ...]  # each item's name in the response (RFC 9051 §7.5.2)
 
     @classmethod
     def of(
@@ -86,6 +87,7 @@ class FetchPlan:
             structure=any(_is_structure(a) for a in atts),
             sets_seen=sets_seen,
             has_flags="FLAGS" in names,
+            labels=tuple(a.response_name().encode() for a in atts),
         )
 
 
@@ -118,12 +120,6 @@ def needs_octets(plan: FetchPlan, blob_id: str) -> bool:
     return False
 
 
-def _literal(data: bytes, *, binary_ok: bool = False) -> list[bytes]:
-    if binary_ok and b"\x00" in data:
-        return [b"~{%d}\r\n" % len(data), data]  # RFC 3516 §4.2 literal8
-    return [b"{%d}\r\n" % len(data), data]
-
-
 def _partial(data: bytes, partial: tuple[int, int] | None) -> bytes:
     if partial is None:
         return data
@@ -134,7 +130,9 @@ def _partial(data: bytes, partial: tuple[int, int] | None) -> bytes:
 
 def _body_section(raw: bytes, att: FetchAttribute) -> bytes | None:
     name = att.name
-    if name == "RFC822":
+    if name == "RFC822" or (
+        att.section is not None and not att.section.part and att.section.text is None
+    ):
         return raw
     if name == "RFC822.HEADER":
         return section(raw, Section(text=SectionText.HEADER))
@@ -142,6 +140,19 @@ def _body_section(raw: bytes, att: FetchAttribute) -> bytes | None:
         return section(raw, Section(text=SectionText.TEXT))
     assert att.section is not None
     return section(raw, att.section)
+
+
+_FLAG_TEXT: dict[frozenset[str], bytes] = {}
+
+
+def flags_text(flags: frozenset[str]) -> bytes:
+    """`(\\Seen \\Flagged)`, cached: a mailbox has few distinct flag sets."""
+    text = _FLAG_TEXT.get(flags)
+    if text is None:
+        text = rs.encode_value(rs.flags(sorted_flags(flags)))
+        if len(_FLAG_TEXT) < 4096:
+            _FLAG_TEXT[flags] = text
+    return text
 
 
 def render(
@@ -153,53 +164,55 @@ def render(
     flags: frozenset[str] | None = None,
     add_flags: bool = False,
 ) -> list[bytes]:
-    """One FETCH response as chunks.  `flags` overrides the record's (after \\Seen was
-    set by this fetch); `add_flags` appends FLAGS when the client did not ask for it
-    (RFC 9051 §6.4.5: the \\Seen change is reported)."""
+    """One FETCH response as chunks: the text between literals joined, each literal's
+    octets a chunk of their own (never copied).  `flags` overrides the record's (after
+    \\Seen was set by this fetch); `add_flags` appends FLAGS when the client did not
+    ask for it (RFC 9051 §6.4.5: the \\Seen change is reported)."""
     current = record.flags if flags is None else flags
-    chunks: list[bytes] = [b"* %d FETCH (" % seq]
-    first = True
-
-    def item(name: bytes, *value: bytes) -> None:
-        nonlocal first
-        chunks.append(name if first else b" " + name)
-        first = False
-        chunks.append(b" ")
-        chunks.extend(value)
-
-    for att in plan.attributes:
+    chunks: list[bytes] = []
+    text: list[bytes] = [b"* %d FETCH (" % seq]
+    sep = b""
+    for att, label in zip(plan.attributes, plan.labels, strict=True):
         name = att.name
         if name == "UID":
-            item(b"UID", b"%d" % record.uid)
+            text.append(b"%sUID %d" % (sep, record.uid))
         elif name == "FLAGS":
-            item(b"FLAGS", rs.encode_value(rs.flags(sorted_flags(current))))
-        elif name == "INTERNALDATE":
-            item(b"INTERNALDATE", b'"%s"' % rs.date_time(record.internal_date).encode())
+            text.append(sep + b"FLAGS " + flags_text(current))
         elif name == "RFC822.SIZE":
-            item(b"RFC822.SIZE", b"%d" % record.size)
+            text.append(b"%sRFC822.SIZE %d" % (sep, record.size))
+        elif name == "INTERNALDATE":
+            date = rs.date_time(record.internal_date).encode()
+            text.append(b'%sINTERNALDATE "%s"' % (sep, date))
         elif name == "MODSEQ":
-            item(b"MODSEQ", b"(%d)" % record.modseq)
+            text.append(b"%sMODSEQ (%d)" % (sep, record.modseq))
         elif name in STRUCTURE_ITEMS and att.section is None:
             value = structure_item(record.blob_id, name, raw)
-            item(name.encode(), value if value is not None else b"NIL")
+            text.append(sep + label + b" " + (value if value is not None else b"NIL"))
         elif name == "BINARY.SIZE":
             assert raw is not None and att.section is not None
-            size = binary_size(raw, att.section.part)
-            item(att.response_name().encode(), b"%d" % size)
-        elif name == "BINARY":
-            assert raw is not None and att.section is not None
-            data = _partial(binary(raw, att.section.part), att.partial)
-            item(att.response_name().encode(), *_literal(data, binary_ok=True))
-        else:  # BODY[...], RFC822, RFC822.HEADER, RFC822.TEXT
+            text.append(b"%s%s %d" % (sep, label, binary_size(raw, att.section.part)))
+        else:
             assert raw is not None
-            data = _body_section(raw, att)
+            if name == "BINARY":
+                assert att.section is not None
+                data: bytes | None = binary(raw, att.section.part)
+                prefix = b"~{" if data is not None and b"\x00" in data else b"{"  # RFC 3516 §4.2
+            else:  # BODY[...], RFC822, RFC822.HEADER, RFC822.TEXT
+                data = _body_section(raw, att)
+                prefix = b"{"
             if data is None:
-                item(att.response_name().encode(), b"NIL")
+                text.append(sep + label + b" NIL")
             else:
-                item(att.response_name().encode(), *_literal(_partial(data, att.partial)))
+                data = _partial(data, att.partial)
+                text.append(b"%s%s %s%d}\r\n" % (sep, label, prefix, len(data)))
+                chunks.append(b"".join(text))
+                chunks.append(data)
+                text = []
+        sep = b" "
     if add_flags and not plan.has_flags:
-        item(b"FLAGS", rs.encode_value(rs.flags(sorted_flags(current))))
-    chunks.append(b")\r\n")
+        text.append(sep + b"FLAGS " + flags_text(current))
+    text.append(b")\r\n")
+    chunks.append(b"".join(text))
     return chunks
 
 
