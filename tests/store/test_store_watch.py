@@ -28,3 +28,15 @@ async def test_change_token_moves_on_commit(store: Store, user: User) -> None:
     assert store.change_token() == first  # nothing committed in between
     await store.accept(message(), [LocalDelivery(inbox.id)])
     assert store.change_token() != first
+
+
+async def test_read_messages_in_one_call(store: Store, user: User) -> None:
+    inbox = await store.get_mailbox(user.id, "INBOX")
+    assert inbox is not None
+    small = await store.accept(message(1), [LocalDelivery(inbox.id)])
+    big = await store.accept(message(2, size=200_000), [LocalDelivery(inbox.id)])  # a file
+    found = await store.read_messages([small.blob_id, big.blob_id, "0" * 32, small.blob_id])
+    assert found == {
+        small.blob_id: await store.read_message(small.blob_id),
+        big.blob_id: await store.read_message(big.blob_id),
+    }

@@ -369,6 +369,9 @@ class MailStore(Protocol):
     async def get_message(self, mailbox_id: int, uid: int) -> MessageRecord | None: ...
     async def message_meta(self, message_id: int) -> dict[str, Any]: ...
     async def read_message(self, blob_id: str) -> bytes: ...
+    async def read_messages(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        """Several messages in one call, by blob id; ids that are gone are left out."""
+
 
     async def store_flags(
         self,

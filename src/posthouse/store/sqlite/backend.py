@@ -1262,6 +1262,31 @@ class SQLiteStore(SummaryIndex, WebSessions):
             # Its last reference went away between the lookup and the read.
             raise NotFound(f"no blob {blob_id}") from None
 
+    async def read_messages(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        wanted = [b for b in dict.fromkeys(blob_ids) if valid_blob_id(b)]
+        rows = self._rows(
+            "SELECT id, external, data FROM blobs WHERE id IN (SELECT value FROM json_each(?))",
+            (_json(wanted),),
+        )
+        found: dict[str, bytes] = {}
+        external = []
+        for blob_id, is_external, data in rows:
+            if is_external:
+                external.append(blob_id)
+            else:
+                found[blob_id] = bytes(data)
+        if external:
+
+            def read_files() -> dict[str, bytes]:
+                out = {}
+                for blob_id in external:
+                    with contextlib.suppress(FileNotFoundError):
+                        out[blob_id] = self._blobs.read(blob_id)
+                return out
+
+            found.update(await asyncio.to_thread(read_files))
+        return found
+
     async def store_flags(
         self,
         mailbox_id: int,
