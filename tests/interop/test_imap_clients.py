@@ -9,6 +9,7 @@ clients show is described in ../shared/INTEROP.md.
 
 from __future__ import annotations
 
+import getpass
 import imaplib
 import os
 import re
@@ -662,3 +663,100 @@ def test_neomutt_starttls_read_flag_idle(server: MailServer, user: str, tmp_path
     assert sent[1] == "a0001 CAPABILITY" and sent[2].startswith("a0002 AUTHENTICATE PLAIN ")
     assert idle_exists, sent
     assert any(re.fullmatch(r"a\d{4} UID STORE \d+ \+FLAGS.SILENT \(\\Flagged\)", c) for c in sent)
+
+
+# --- fetchmail: sequence numbers, keep then nokeep, IDLE -------------------------------
+
+
+def maildir_mda(tmp: Path, md: Path) -> Path:
+    """A minimal MDA: the message on stdin into the Maildir (tmp, then rename to new)."""
+    mda = tmp / "deliver.sh"
+    mda.write_text(
+        "#!/bin/sh\nset -e\n"
+        f'n="$(date +%s%N).$$"\ncat > "{md}/tmp/$n"\nmv "{md}/tmp/$n" "{md}/new/$n"\n'
+    )
+    mda.chmod(0o755)
+    return mda
+
+
+def test_fetchmail_imap_keep_nokeep_idle(server: MailServer, user: str, tmp_path: Path) -> None:
+    fetchmail = need("fetchmail")
+    token = uuid.uuid4().hex[:8]
+    md = make_maildir(tmp_path / "Maildir")
+    mda = maildir_mda(tmp_path, md)
+    env = {**os.environ, "FETCHMAILHOME": str(tmp_path)}
+    ids = tmp_path / "fetchids"
+    log = tmp_path / "fetchmail.log"
+
+    def write_rc(keep: str) -> Path:
+        rc = tmp_path / "fetchmailrc"
+        rc.write_text(
+            "set no bouncemail\n"
+            "set no spambounce\n"
+            f"poll 127.0.0.1 service {server.ports['imap']} protocol imap auth password\n"
+            "  timeout 30\n"
+            f'  user "{user}" there with password "{PASSWORD}" is "{getpass.getuser()}" here\n'
+            f'  sslproto tls1.2+ sslcertck sslcertfile "{cert(server)}"'
+            f' sslcommonname "{HOSTNAME}"\n'
+            f"  {keep}\n"
+            f'  mda "{mda}"\n'
+        )
+        rc.chmod(0o600)
+        return rc
+
+    def poll(keep: str) -> int:
+        p = run(fetchmail, "-f", str(write_rc(keep)), "-i", str(ids), "--nosyslog", "-v", env=env)
+        with log.open("a") as f:
+            f.write(p.stdout + p.stderr)
+        return p.returncode
+
+    def fetched() -> list[str]:
+        return sorted(subject_of(raw) for raw in maildir(md))
+
+    deliver(server, user, f"fm one {token}")
+    first = stored_messages(server.dir, user)[0]
+    assert poll("keep") == 0, log.read_text()
+    # fetchmail hands the MDA LF line ends and a Received line of its own; everything
+    # from the original From: on arrives intact.
+    (got,) = maildir(md)
+    original = first.replace(b"\r\n", b"\n")
+    assert got.endswith(original[original.index(b"\nFrom: ") :])
+    text = log.read_text()
+    assert re.search(r"IMAP> A0001 STARTTLS", text), text  # straight after the greeting
+    assert re.search(r"IMAP> A\d+ SEARCH UNSEEN", text), text
+    # keep: still on the server, now \Seen.
+    assert flags_by_subject(server, user) == {f"fm one {token}": {"\\Seen"}}
+    # Nothing unseen now: exit code 1 = no mail.
+    assert poll("keep") == 1, log.read_text()
+    assert fetched() == [f"fm one {token}"]
+
+    deliver(server, user, f"fm two {token}")
+    assert poll("nokeep") == 0, log.read_text()
+    assert fetched() == [f"fm one {token}", f"fm two {token}"]
+    # Only the new message was fetched and deleted (\Deleted, EXPUNGE); the seen one stays.
+    assert subjects(server, user) == [f"fm one {token}"]
+    assert re.search(r"IMAP> A\d+ EXPUNGE", log.read_text())
+
+    # idle: a daemon that waits in IDLE and fetches as soon as EXISTS arrives.
+    idle_log = tmp_path / "fetchmail-idle.log"
+    rc = write_rc("keep idle")
+    with idle_log.open("w") as out:
+        daemon = subprocess.Popen(
+            [fetchmail, "-f", str(rc), "-i", str(ids), "--nosyslog", "-v", "-N", "-d", "300"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+
+        def idling() -> bool:
+            return bool(re.search(r"IMAP> A\d+ IDLE\n.*IMAP< \+", idle_log.read_text()))
+
+        wait_until(idling, 20, "fetchmail to enter IDLE")
+        deliver(server, user, f"fm three {token}")
+        # The poll interval is 300 s: only IDLE's EXISTS can bring the message this fast.
+        wait_until(lambda: f"fm three {token}" in fetched(), 20, "the IDLE fetch")
+    finally:
+        daemon.terminate()
+        daemon.wait(20)
+    assert flags_by_subject(server, user)[f"fm three {token}"] == {"\\Seen"}
