@@ -94,8 +94,11 @@ def test_dns_prints_every_record(instance: Path) -> None:
     assert {r["type"] for r in rows} == {"MX", "TXT", "SRV", "CNAME"}
 
 
-async def test_published_records_verify_signed_mail(instance: Path) -> None:
-    run(instance, "dkim", "generate", "alpha.test", "--kind", "ed25519", "--selector", "e1")
+@pytest.mark.parametrize("kind", ["rsa", "ed25519"])
+async def test_published_records_verify_signed_mail(instance: Path, kind: str) -> None:
+    if kind == "ed25519":
+        pytest.importorskip("nacl", reason="Ed25519 DKIM needs PyNaCl (dkimpy[ed25519])")
+    run(instance, "dkim", "generate", "alpha.test", "--kind", kind, "--selector", "e1")
     config = load_config(instance)
     table = static_table(records(config, "alpha.test", addresses=("127.0.0.2",)))
     resolver = StaticResolver(table)

@@ -193,7 +193,7 @@ def test_no_results_and_lenient_parsing() -> None:
     assert [(r.method, r.result) for r in parsed.results] == [("dkim", "pass"), ("spf", "fail")]
     assert parsed.results[0].get("header.b") == "ab/c+"
     assert parsed.results[1].reason == "bad ip"
-    for junk in ("", ";;;", "(((", '"', "=;=", "a; b=; c=d e.f=", "x; spf=pass smtp.mailfrom"):
+    for junk in ("", ";;;", "(((", ")", "a) b", '"', "=;=", "a; b=; c=d e.f=", "x; spf=pass a.b"):
         parse_value(junk)
 
 
@@ -209,3 +209,9 @@ def test_remove_ours_keeps_others() -> None:
         b"Subject: x\r\n\r\nAuthentication-Results: mx.beta.test; in the body\r\n"
     )
     assert [a.authserv_id for a in find_in_message(cleaned)] == ["other.example"]
+
+
+def test_stray_closing_parenthesis_does_not_hang() -> None:
+    # found by fuzzing: a ")" outside a comment once stopped the tokenizer advancing
+    parsed = parse_value("mx.example; spf=pass ) smtp.mailfrom=a@b.example")
+    assert [(r.method, r.result) for r in parsed.results] == [("spf", "pass")]

@@ -147,6 +147,9 @@ def _tokens(value: str) -> list[tuple[str, str]]:
             j = i
             while j < n and value[j] not in ' \t\r\n();="':
                 j += 1
+            if j == i:  # a stray ")": skip it, and always make progress
+                i += 1
+                continue
             out.append(("word", value[i:j]))
             i = j
     return out

@@ -87,10 +87,23 @@ def from_domains(raw: bytes) -> tuple[list[str], int]:
     return domains, count
 
 
+_SPF_WORDS = {
+    "pass": "{domain} designates {ip} as permitted sender",
+    "fail": "{domain} does not designate {ip} as permitted sender",
+    "softfail": "{domain} does not designate {ip} as permitted sender (softfail)",
+    "neutral": "{domain} neither permits nor denies {ip}",
+    "none": "{domain} publishes no SPF record",
+    "temperror": "{domain}: temporary error",
+    "permerror": "{domain}: permanent error in the SPF record",
+}
+
+
 def _spf_method(spf: SPFResult, client_ip: str) -> MethodResult:
     prop = "smtp.helo" if spf.identity == "helo" else "smtp.mailfrom"
     value = spf.domain if spf.identity == "helo" else spf.sender
-    comment = f"{spf.domain}: {client_ip} is {spf.result}"
+    comment = _SPF_WORDS.get(spf.result, "{ip}: {result}").format(
+        domain=spf.domain or "?", ip=client_ip, result=spf.result
+    )
     if spf.problem:
         comment += f": {spf.problem}"
     return MethodResult("spf", spf.result, comment=comment, properties=((prop, value),))
@@ -137,7 +150,9 @@ async def check_message(
     rng: random.Random | None = None,
 ) -> Verdict:
     """SPF, DKIM and DMARC for one received message; never raises."""
-    spf = await check_spf(resolver, ip=client_ip, mail_from=mail_from, helo=helo)
+    spf = await check_spf(
+        resolver, ip=client_ip, mail_from=mail_from, helo=helo, receiver=authserv_id
+    )
     try:
         dkim = tuple(await verify(resolver, raw))
     except Exception as e:  # verify() handles its own failures; this is a last guard
