@@ -14,12 +14,13 @@ from posthouse.server import imap_names
 from posthouse.server.imap_fetch import FetchPlan, needs_octets, render
 from posthouse.server.imap_refusal import bad, no
 from posthouse.server.imap_selected import sorted_flags, system_flag
-from posthouse.store.base import FlagMode, MessageRecord, NotFound
+from posthouse.store.base import FlagMode, MessageRecord
 
 if TYPE_CHECKING:
     from posthouse.server.imap import ImapSession
 
 WRITE_BATCH = 256 * 1024  # octets of FETCH responses gathered per write
+READ_AHEAD_OCTETS = 4 * 1024 * 1024  # message octets read from the store per call
 
 _MODES = {
     StoreMode.REPLACE: FlagMode.SET,
@@ -79,6 +80,7 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
                     sel.echoed[record.uid] = record.modseq
                     seen_uids.add(record.uid)
                 s.watcher.poke(sel.mailbox_id)
+        octets: dict[str, bytes] = {}
         for seq, uid in batch:
             record = records.get(uid)
             if record is None:
@@ -88,9 +90,10 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
                 continue  # RFC 7162 §3.1.4.1
             raw = None
             if needs_octets(plan, record.blob_id):
-                try:
-                    raw = await s.store.read_message(record.blob_id)
-                except NotFound:
+                if record.blob_id not in octets:
+                    octets = await _read_ahead(s, batch, records, plan, seq)
+                raw = octets.get(record.blob_id)
+                if raw is None:
                     missing = True
                     continue
             try:
@@ -121,6 +124,30 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
         )
         return
     await s.ok(cmd, "FETCH completed")
+
+
+async def _read_ahead(
+    s: ImapSession,
+    batch: list[tuple[int, int]],
+    records: dict[int, MessageRecord],
+    plan: FetchPlan,
+    seq: int,
+) -> dict[str, bytes]:
+    """The octets of the next messages of `batch` from `seq` on, in one store call:
+    up to READ_AHEAD_OCTETS (at least one message, however large)."""
+    wanted: list[str] = []
+    total = 0
+    for number, uid in batch:
+        if number < seq:
+            continue
+        record = records.get(uid)
+        if record is None or not needs_octets(plan, record.blob_id):
+            continue
+        if wanted and total + record.size > READ_AHEAD_OCTETS:
+            break
+        wanted.append(record.blob_id)
+        total += record.size
+    return await s.store.read_messages(wanted)
 
 
 def _check_flags(flags: tuple[str, ...]) -> list[str]:
