@@ -222,13 +222,12 @@ class Pop3Dissector(Dissector):
         self.multi = None
         if pending.verb in ("RETR", "TOP"):
             raw = unstuff(body) if body else b""
-            lines = raw.count(b"\n")
             self.add(
                 Line(
                     frame,
                     ts,
                     SERVER,
-                    f"[message: {len(raw)} bytes, {lines} lines]",
+                    f"[message: {len(raw)} bytes]",
                     "the message as stored: header, blank line, body",
                     "data",
                 )

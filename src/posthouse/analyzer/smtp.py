@@ -233,13 +233,12 @@ class SmtpDissector(Dissector):
             # RFC 5321 §4.5.2: a leading dot was added to lines that start with one.
             raw = _unstuff(raw)
         frame, ts = self.body_frame
-        lines = raw.count(b"\n")
         self.add(
             Line(
                 frame,
                 ts,
                 CLIENT,
-                f"[message content: {len(raw)} bytes, {lines} lines]",
+                f"[message content: {len(raw)} bytes]",
                 "the message itself: header, blank line, body (RFC 5322)",
                 "data",
             )
