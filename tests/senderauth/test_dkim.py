@@ -153,3 +153,13 @@ def test_bad_private_key_and_no_from() -> None:
         sign(b"Subject: x\r\n\r\nbody\r\n", domain="alpha.test", selector="s1", private_pem=pem)
     with pytest.raises(ValueError):
         generate_key("dsa")
+
+
+async def test_large_message_verified_off_the_loop(key: tuple[str, bytes, str]) -> None:
+    _, pem, txt = key
+    big = MESSAGE + b"x" * 100 + b"\r\n" + (b"line of text\r\n" * 30000)
+    signed = sign_message(big, domain="alpha.test", selector="s1", private_pem=pem)
+    [result] = await verify(_resolver(txt), signed)
+    assert result.result == "pass"
+    [result] = await verify(_resolver(txt), signed.replace(b"line of text", b"line of TEXT", 1))
+    assert result.result == "fail"

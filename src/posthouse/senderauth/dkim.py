@@ -9,11 +9,12 @@ Ed25519 (RFC 8463) needs PyNaCl, dkimpy's `ed25519` extra.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import dkim
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 KEY_KINDS = ("rsa", "ed25519")
 RSA_BITS = 2048  # RFC 8301 §3.2: at least 1024, 2048 recommended for signers
 MAX_SIGNATURES = 5  # verified per message; more is a cost, not more assurance
+THREAD_THRESHOLD = 256 * 1024  # messages larger than this are hashed off the event loop
+T = TypeVar("T")
 
 # RFC 6376 §5.4.1: the fields a signature should cover, when present.  From is signed
 # once more than it occurs (§5.4.2 "oversigning") so no second From can be added.
@@ -229,23 +232,40 @@ async def _fetch_key(resolver: Resolver, name: str) -> tuple[bytes | None, str, 
 
 
 async def verify(resolver: Resolver, raw: bytes) -> list[DKIMResult]:
-    """One result per DKIM-Signature (at most MAX_SIGNATURES); [] when there is none."""
+    """One result per DKIM-Signature (at most MAX_SIGNATURES); [] when there is none.
+    Parsing and hashing a large message happen in a worker thread, so one big message
+    does not stall every other session on the event loop."""
+    big = len(raw) > THREAD_THRESHOLD
     try:
-        verifier = dkim.DKIM(raw, logger=log, minkey=1024)
+        verifier = await _call(big, dkim.DKIM, raw, logger=log, minkey=1024)
         headers: list[tuple[bytes, bytes]] = verifier.headers
     except Exception as e:
         return [DKIMResult("permerror", reason=f"unparsable message: {e}")]
-    count = sum(1 for name, _ in headers if name.lower() == b"dkim-signature")
+    values = [v for n, v in headers if n.lower() == b"dkim-signature"][:MAX_SIGNATURES]
     results = []
-    for idx in range(min(count, MAX_SIGNATURES)):
-        results.append(await _verify_one(resolver, verifier, headers, idx))
+    for idx, value in enumerate(values):
+        prepared = _prepare(verifier, value, idx)
+        if isinstance(prepared, DKIMResult):
+            results.append(prepared)
+            continue
+        base, prep = prepared
+        name = f"{base['selector']}._domainkey.{base['domain']}"
+        record, failure, reason = await _fetch_key(resolver, name)
+        if record is None:
+            results.append(DKIMResult(failure, reason=reason, **base))
+            continue
+        results.append(await _call(big, _finish, verifier, base, prep, idx, name, record))
     return results
 
 
-async def _verify_one(
-    resolver: Resolver, verifier: Any, headers: list[tuple[bytes, bytes]], idx: int
-) -> DKIMResult:
-    value = [v for n, v in headers if n.lower() == b"dkim-signature"][idx]
+async def _call(in_thread: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    if in_thread:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def _prepare(verifier: Any, value: bytes, idx: int) -> DKIMResult | tuple[dict[str, str], Any]:
+    """The signature's tags, checked by dkimpy (no DNS, no hashing)."""
     tags = _signature_tags(value)
     if tags is None:
         return DKIMResult("neutral", reason="malformed DKIM-Signature")
@@ -265,11 +285,14 @@ async def _verify_one(
         return DKIMResult("neutral", reason=f"malformed DKIM-Signature: {e!r}", **base)
     if not prep:
         return DKIMResult("neutral", reason="no signature", **base)
+    return base, prep
+
+
+def _finish(
+    verifier: Any, base: dict[str, str], prep: Any, idx: int, name: str, record: bytes
+) -> DKIMResult:
+    """Check the key record, then the body hash and the signature (RFC 6376 §6.1.3)."""
     sig, include_headers, sigheaders = prep
-    name = f"{base['selector']}._domainkey.{base['domain']}"
-    record, failure, reason = await _fetch_key(resolver, name)
-    if record is None:
-        return DKIMResult(failure, reason=reason, **base)
     try:
         dkim.evaluate_pk(name.encode("ascii", "replace"), record)
     except dkim.DKIMException as e:
@@ -278,7 +301,7 @@ async def _verify_one(
         return DKIMResult("permerror", reason=f"key record: {e!r}", **base)
 
     def dnsfunc(_name: bytes, timeout: float = 5) -> bytes:
-        return record  # the one record fetched above
+        return record  # the one record fetched through our resolver
 
     try:
         ok = verifier.verify_sig(sig, include_headers, sigheaders[idx], dnsfunc)
