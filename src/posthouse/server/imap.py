@@ -195,7 +195,12 @@ class ImapSession:
         return "IMAP4REV2" in self.enabled
 
     def _new_parser(self) -> CommandParser:
-        return CommandParser(max_literal=max(self.settings.append_limit, 64 * 1024))
+        # Before login, non-synchronising literals too are held to the small limit;
+        # _login raises it (a stranger must not make us buffer megabytes).
+        return CommandParser(max_literal=MAX_LITERAL_BEFORE_LOGIN)
+
+    def _literal_limit_after_login(self) -> int:
+        return max(self.settings.append_limit, 64 * 1024)
 
     def _plaintext_ok(self) -> bool:
         return self.ctx.plaintext_auth_allowed(self.conn.remote_ip, self.tls_active)
@@ -526,6 +531,7 @@ class ImapSession:
             )
             return
         self.account = account
+        self.parser.set_max_literal(self._literal_limit_after_login())
         log.info(
             "imap %s logged in as %s%s%s",
             self.conn.remote_ip,

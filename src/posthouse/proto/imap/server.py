@@ -635,6 +635,12 @@ class CommandParser:
 
     # --- session switches the server flips ------------------------------------------
 
+    def set_max_literal(self, max_literal: int) -> None:
+        """The largest literal from the next one on, LITERAL+ included (a server takes
+        only small ones before login, RFC 7888 §4)."""
+        self._framer.max_literal = max_literal
+        self._framer.max_command = 2 * max_literal + self._framer.max_line
+
     def enable_utf8(self) -> None:
         """After `ENABLE UTF8=ACCEPT` (RFC 6855 §3): names and strings are UTF-8."""
         self.utf8 = True
