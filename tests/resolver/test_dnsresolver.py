@@ -79,3 +79,10 @@ async def test_nodata_nxdomain_tempfail(resolver: DnsResolver) -> None:
         await resolver.a("servfail.test")
     with pytest.raises(TempFail):
         await resolver.a("silent.test")
+
+
+@pytest.mark.parametrize("name", ["a..b.test", "x" * 64 + ".test", "\udcff.test", "a." * 130])
+async def test_names_no_query_can_carry(resolver: DnsResolver, name: str) -> None:
+    # like StaticResolver: a name that cannot even be asked for does not exist
+    with pytest.raises(NXDomain):
+        await resolver.txt(name)

@@ -32,15 +32,18 @@ class DnsResolver:
 
     async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[object]:
         try:
-            answer = await self._resolver.resolve(name, rdtype, search=False)
+            qname = dns.name.from_text(name)
+        except (dns.exception.DNSException, ValueError, UnicodeError) as e:
+            # a name no query can carry (empty or long label, bad IDNA): it cannot exist
+            raise NXDomain(f"{name!r}: not a domain name ({e})") from None
+        try:
+            answer = await self._resolver.resolve(qname, rdtype, search=False)
         except dns.resolver.NXDOMAIN:
             raise NXDomain(f"{name}: no such name") from None
         except dns.resolver.NoAnswer:
             return []
         except (dns.resolver.NoNameservers, dns.exception.Timeout) as e:
             raise TempFail(f"{rdtype.name} {name}: {e}") from None
-        except (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel) as e:
-            raise ResolverError(f"{name}: {e}") from None
         except dns.exception.DNSException as e:
             raise TempFail(f"{rdtype.name} {name}: {e}") from None
         except OSError as e:
