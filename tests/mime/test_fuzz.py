@@ -147,3 +147,24 @@ def test_address_lists_never_raise(pieces: list[bytes]) -> None:
     for address in parse_address_list(value):
         assert len(address) == 4
     encode_value(envelope(b"From: " + value.replace(b"\n", b" ") + b"\r\n\r\n"))
+
+
+HOSTILE = [
+    b"To: " + b"a " * 100_000,
+    b'To: "' + b'\\"' * 100_000,
+    b"To: " + b"(" * 100_000,
+    b"To: " + b'<<<@@@,,,;;;:::"((' * 10_000,
+    b'Content-Type: text/plain; a="' + b'\\"' * 100_000 + b'"',
+    b"Content-Type: text/plain" + b"; a=(c)b" * 20_000,
+    b"Content-Language: " + b"en, " * 50_000,
+    b"Subject: a\r\n" + b" b\r\n" * 50_000,
+]
+
+
+def test_hostile_headers_complete() -> None:
+    # Runs of quoted-pairs, words or comments this long once cost quadratic time;
+    # the suite's timeout is the guard, nothing here is timed.
+    for header in HOSTILE:
+        raw = header + b"\r\n\r\nbody\r\n"
+        encode_value(envelope(raw))
+        encode_value(body_structure(raw, extensible=True))

@@ -28,6 +28,8 @@ _ATOM = re.compile(rb"[" + _ATEXT + rb"]+")
 # §4.1 obs-phrase: dots may stand between words, so "John Q. Public" is one phrase.
 _ATOM_OR_DOT = re.compile(rb"[" + _ATEXT + rb".]+")
 _WSP = re.compile(rb"[ \t\r\n]+")
+# Atoms separated by plain white space, read in one step (the usual display name).
+_WORD_RUN = re.compile(rb"[" + _ATEXT + rb".]++(?:[ \t\r\n]++[" + _ATEXT + rb".]++)*+")
 
 # The common single address forms, answered without the general reader.
 _SIMPLE_ADDR_SPEC = re.compile(rb"[ \t]*([" + _ATEXT + rb".]+)@([A-Za-z0-9\-.\x80-\xff]+)[ \t]*")
@@ -61,6 +63,8 @@ _NEEDS_READER = re.compile(rb'["(\\:;]')
 
 
 def _simple(value: bytes) -> Address | None:
+    if len(value) > 512:
+        return None  # not a single everyday address; spare the regexes the work
     m = _SIMPLE_ADDR_SPEC.fullmatch(value)
     if m is not None:
         return (None, None, m.group(1), m.group(2))
@@ -120,10 +124,10 @@ class _Reader:
             if c == 0x22:  # '"'
                 words.append(self.read_quoted())
                 continue
-            m = _ATOM_OR_DOT.match(self.s, self.i)
+            m = _WORD_RUN.match(self.s, self.i)
             if m is None:
                 break
-            words.append(m.group(0))
+            words += m.group(0).split()
             self.i = m.end()
         return b" ".join(words), len(words)
 
@@ -208,8 +212,7 @@ class _Reader:
             self.i += 1
             self.group(name, out)
             return
-        self.i = start
-        self.mailbox(out)
+        self.mailbox(out, start, name, words)
 
     def group(self, name: bytes, out: list[Address]) -> None:
         """group = display-name ":" [group-list] ";" (RFC 5322 §3.4)."""
@@ -234,10 +237,18 @@ class _Reader:
                 self.i += 1
         out.append(GROUP_END)
 
-    def mailbox(self, out: list[Address]) -> None:
-        """mailbox = name-addr / addr-spec (RFC 5322 §3.4)."""
-        start = self.i
-        name, words = self.read_phrase()
+    def mailbox(
+        self,
+        out: list[Address],
+        start: int = -1,
+        name: bytes = b"",
+        words: int = 0,
+    ) -> None:
+        """mailbox = name-addr / addr-spec (RFC 5322 §3.4).  `start`, `name` and
+        `words` pass on a phrase already read from `start` (by `address`)."""
+        if start < 0:
+            start = self.i
+            name, words = self.read_phrase()
         if self.peek() == 0x3C:  # "<"
             out.append(self.angle_addr(name or None))
             return

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 # RFC 5322 §2.2 field name, §4.5.3 obsolete WSP before the colon, and §2.2.3
 # continuation lines (a line starting with WSP belongs to the field above).
-_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
+_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:([^\n]*+(?:\n[ \t][^\n]*+)*+)", re.MULTILINE)
 # The same, but including the field's line ending, for copying fields exactly.
-_FIELD_LINES = re.compile(rb"^([!-9;-~]+)[ \t]*:[^\n]*(?:\n[ \t][^\n]*)*\n?", re.MULTILINE)
+_FIELD_LINES = re.compile(rb"^([!-9;-~]+)[ \t]*:[^\n]*+(?:\n[ \t][^\n]*+)*+\n?", re.MULTILINE)
 
 
 def header_end(raw: bytes, start: int = 0, end: int | None = None) -> int:

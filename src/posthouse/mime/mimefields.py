@@ -23,7 +23,7 @@ _SIMPLE_PARAM = re.compile(
     rb";[ \t]*([" + _TOKEN_CHARS + rb"]+)[ \t]*=[ \t]*"
     # An unquoted value runs up to ";" or white space, so that the common unquoted
     # boundary=----=_Part_1 (tspecials inside a token) still reads whole.
-    rb'(?:([^\x00-\x20;"()\x7f]+)|"((?:[^"\\]|\\.)*)")[ \t]*',
+    rb'(?:([^\x00-\x20;"()\x7f]+)|"((?:[^"\\]++|\\.)*+)")[ \t]*',
     re.DOTALL,
 )
 
@@ -135,6 +135,11 @@ def content_type(value: bytes) -> tuple[bytes, bytes, Params] | None:
 
 def disposition(value: bytes) -> tuple[bytes, Params] | None:
     """RFC 2183 §2: disposition-type *(";" disposition-parm)."""
+    m = _TOKEN.match(value)
+    if m is not None:
+        params = _quick_params(value, m.end())
+        if params is not None:
+            return m.group(0), params
     tokens = _lex(value)
     if not tokens or tokens[0][0] != _TOKEN_KIND:
         return None
@@ -157,6 +162,8 @@ def languages(value: bytes) -> list[bytes]:
 
 def transfer_encoding(value: bytes) -> bytes | None:
     """RFC 2045 §6.1 mechanism: one token, or None (then 7bit applies, §6.1)."""
+    if _TOKEN.fullmatch(value):
+        return value
     tokens = _lex(value)
     if len(tokens) == 1 and tokens[0][0] == _TOKEN_KIND:
         return tokens[0][1]
