@@ -1,0 +1,70 @@
+"""One message through the whole system: delivered over SMTP, read and flagged over
+IMAP, moved to another folder, and seen the same way from a second IMAP session and
+over POP3 (issue 4, "How it is checked")."""
+
+from __future__ import annotations
+
+import imaplib
+import poplib
+from collections.abc import Callable
+
+from tests.integration.imap.conftest import ALICE, deliver, unique
+from tests.integration.server import USERS, MailServer
+
+
+def pop3_subjects(server: MailServer) -> list[str]:
+    pop = poplib.POP3("127.0.0.1", server.ports["pop3"], timeout=10)
+    try:
+        pop.user(ALICE)
+        pop.pass_(USERS[ALICE])
+        count, _ = pop.stat()
+        subjects = []
+        for i in range(1, count + 1):
+            _, lines, _ = pop.top(i, 0)
+            subjects += [
+                line.decode()[9:] for line in lines if line.lower().startswith(b"subject: ")
+            ]
+        return subjects
+    finally:
+        pop.quit()
+
+
+def test_smtp_imap_move_pop3(imap_server: MailServer, login: Callable[..., imaplib.IMAP4]) -> None:
+    subject = deliver(imap_server, ALICE, body="across protocols")
+    assert subject in pop3_subjects(imap_server)
+
+    first, second = login(), login()
+    assert first.select("INBOX")[0] == "OK"
+    assert second.select("INBOX")[0] == "OK"
+    typ, found = first.uid("SEARCH", None, "SUBJECT", f'"{subject}"')
+    (uid,) = found[0].split()
+
+    typ, data = first.uid("FETCH", uid, "(BODY[TEXT])")
+    assert typ == "OK" and data[0][1] == b"across protocols\r\n"
+    assert first.uid("STORE", uid, "+FLAGS", "(\\Flagged)")[0] == "OK"
+
+    # The second session learns of both flags on its next command.
+    typ, _ = second.noop()
+    fetched = b" ".join(x for x in second.untagged_responses.get("FETCH", []) if x)
+    assert b"\\Seen" in fetched and b"\\Flagged" in fetched
+    typ, data = second.uid("FETCH", uid, "(FLAGS)")
+    assert b"\\Flagged" in data[0] and b"\\Seen" in data[0]
+
+    folder = unique("Projects")
+    assert first.create(folder)[0] == "OK"
+    typ, data = first.uid("MOVE", uid, folder)
+    assert typ == "OK"
+
+    # Gone from INBOX for both IMAP sessions and for POP3; present in the folder.
+    typ, _ = second.noop()
+    assert second.untagged_responses.get("EXPUNGE")
+    typ, found = second.uid("SEARCH", None, "SUBJECT", f'"{subject}"')
+    assert found == [b""]
+    assert subject not in pop3_subjects(imap_server)
+
+    assert second.select(folder)[0] == "OK"
+    typ, found = second.search(None, "SUBJECT", f'"{subject}"')
+    (number,) = found[0].split()
+    typ, data = second.fetch(number, "(FLAGS BODY.PEEK[TEXT])")
+    assert b"\\Flagged" in data[0][0] and b"\\Seen" in data[0][0]
+    assert data[0][1] == b"across protocols\r\n"
