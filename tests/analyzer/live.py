@@ -39,7 +39,7 @@ def capturing(path: Path, ports: list[int]) -> Iterator[Path]:
             if time.monotonic() > deadline:
                 raise RuntimeError("capture did not start")
             time.sleep(0.05)
-        time.sleep(0.3)
+        time.sleep(1.0)  # the file appears a little before packets are taken
         yield path
         time.sleep(0.5)  # let the last packets reach the file
     finally:
