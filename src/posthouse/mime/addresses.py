@@ -24,7 +24,6 @@ SYNTAX_ERROR = b"SYNTAX_ERROR"
 
 # RFC 5322 §3.2.3 atext, plus 8-bit octets (RFC 6532 §3.2 UTF-8 in headers).
 _ATEXT = rb"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\xff"
-_ATOM = re.compile(rb"[" + _ATEXT + rb"]+")
 # §4.1 obs-phrase: dots may stand between words, so "John Q. Public" is one phrase.
 _ATOM_OR_DOT = re.compile(rb"[" + _ATEXT + rb".]+")
 _WSP = re.compile(rb"[ \t\r\n]+")
@@ -58,7 +57,8 @@ def parse_address_list(value: bytes) -> list[Address]:
     return _Reader(value).address_list()
 
 
-# Characters after which a comma may not separate addresses.
+# Quotes, comments, quoted-pairs and groups: with these a comma may not separate
+# addresses, so the value goes to the reader.
 _NEEDS_READER = re.compile(rb'["(\\:;]')
 
 

@@ -89,7 +89,7 @@ def binary_in(root: Part, path: tuple[int, ...]) -> bytes:
 
 
 def binary_size_in(root: Part, path: tuple[int, ...]) -> int:
-    """BINARY.SIZE[path] (RFC 3516 §4.3): the decoded size."""
+    """BINARY.SIZE[path] (RFC 3516 §4.2): the decoded size."""
     if not path:
         return len(root.raw)
     part = find_part(root, path)

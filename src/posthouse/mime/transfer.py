@@ -11,7 +11,7 @@ _IDENTITY = frozenset({b"7bit", b"8bit", b"binary"})
 
 class UnknownTransferEncoding(ValueError):
     """An encoding this server cannot undo; IMAP answers NO [UNKNOWN-CTE]
-    (RFC 3516 §4.3)."""
+    (RFC 3516 §4.2)."""
 
     def __init__(self, encoding: bytes) -> None:
         super().__init__(f"unknown Content-Transfer-Encoding {encoding!r}")

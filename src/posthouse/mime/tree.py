@@ -9,7 +9,7 @@ more than MAX_PARTS entities in one message) stays opaque.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from posthouse.mime.headerblock import header_end, wanted_fields
 from posthouse.mime.mimefields import Params, content_type
@@ -54,10 +54,9 @@ class Part:
     ctype: bytes
     subtype: bytes
     params: Params
-    defaulted: bool = False
     children: list[Part] | None = None  # multipart/*: its body parts
     message: Part | None = None  # message/rfc822: the encapsulated message
-    is_message: bool = field(default=False)  # carries an RFC 5322 header
+    is_message: bool = False  # carries an RFC 5322 header
 
     @property
     def header(self) -> bytes:
@@ -119,7 +118,7 @@ class _Builder:
         if parsed is None:
             # RFC 2045 §5.2 default; RFC 2046 §5.1.5 inside multipart/digest.
             ctype, subtype = (b"message", b"rfc822") if digest else (b"text", b"plain")
-            part = Part(raw, start, body_start, end, found, ctype, subtype, [], True)
+            part = Part(raw, start, body_start, end, found, ctype, subtype, [])
         else:
             part = Part(raw, start, body_start, end, found, *parsed)
         part.is_message = message
