@@ -413,7 +413,7 @@ class ImapSession:
             return
         self.sync_token = token
         try:
-            change = await self.store.changes_since(sel.mailbox_id, sel.modseq)
+            change = await self.watcher.changes_since(sel.mailbox_id, sel.modseq)
         except NotFound:
             # RFC 9051 §7.1.5: the selected mailbox was deleted under us.
             self.send(Untagged("BYE", text="The selected mailbox was deleted").to_bytes())

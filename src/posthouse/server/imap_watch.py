@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from posthouse.store.base import Store
+from posthouse.store.base import MailboxChange, Store
 
 log = logging.getLogger("posthouse.imap")
 
@@ -35,6 +35,8 @@ class MailboxWatcher:
         self._token: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_key = 0
+        self._cache: dict[tuple[int, int], MailboxChange] = {}
+        self._cache_token: int | None = None
 
     def watch(self, mailbox_id: int, modseq: int, wake: Callable[[], None]) -> int:
         """Call `wake()` once the mailbox's HIGHESTMODSEQ passes `modseq` (what the
@@ -60,6 +62,22 @@ class MailboxWatcher:
         for key, entry in list(self._watchers.get(mailbox_id, {}).items()):
             if key != skip:
                 entry[0]()
+
+    async def changes_since(self, mailbox_id: int, modseq: int) -> MailboxChange:
+        """`store.changes_since`, shared: when a delivery wakes the 50 sessions IDLE-ing
+        on one mailbox, they all ask the same question, and one query answers it.
+        Answers are kept until the store's change token moves."""
+        token = self.store.change_token()
+        if token != self._cache_token:
+            self._cache.clear()
+            self._cache_token = token
+        key = (mailbox_id, modseq)
+        change = self._cache.get(key)
+        if change is None:
+            change = await self.store.changes_since(mailbox_id, modseq)
+            if len(self._cache) < 10_000:
+                self._cache[key] = change
+        return change
 
     @property
     def watched(self) -> int:
