@@ -17,6 +17,7 @@ import shutil
 import smtplib
 import ssl
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -760,3 +761,102 @@ def test_fetchmail_imap_keep_nokeep_idle(server: MailServer, user: str, tmp_path
         daemon.terminate()
         daemon.wait(20)
     assert flags_by_subject(server, user)[f"fm three {token}"] == {"\\Seen"}
+
+
+# --- getmail6: implicit TLS only (no STARTTLS), oldmail by UID, delete, --idle ----------
+
+
+def test_getmail_imapssl_keep_delete_idle(
+    server: MailServer, user: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    getmail = need("getmail")
+    token = uuid.uuid4().hex[:8]
+    gmdir = tmp_path / "getmail"
+    gmdir.mkdir()
+    # getmail refuses to deliver as root, so as root it delivers as nobody, who must be
+    # able to reach the Maildir: a directory of its own outside pytest's private tmp.
+    outside = Path(tempfile.mkdtemp(prefix="posthouse-getmail-"))
+    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
+    md = make_maildir(outside / "Maildir")
+    as_root = os.geteuid() == 0
+    if as_root:
+        outside.chmod(0o755)
+        for path in (md, md / "tmp", md / "new", md / "cur"):
+            shutil.chown(path, "nobody", "nogroup")
+    log = tmp_path / "getmail.log"
+
+    def write_rc(delete: bool) -> None:
+        lines = [
+            "[retriever]",
+            "type = SimpleIMAPSSLRetriever",
+            # ca_certs turns verification on; the host name checked is `server`.
+            "server = localhost",
+            f"port = {server.ports['imaps']}",
+            f"ca_certs = {cert(server)}",
+            f"username = {user}",
+            f"password = {PASSWORD}",
+            "mailboxes = ('INBOX',)",
+            "record_mailbox = false",  # no X-getmail-retrieved-from-mailbox header
+            "[destination]",
+            "type = Maildir",
+            f"path = {md}/",
+            *(["user = nobody"] if as_root else []),
+            "[options]",
+            "verbose = 2",
+            "read_all = false",
+            f"delete = {str(delete).lower()}",
+            "delivered_to = false",
+            "received = false",
+        ]
+        (gmdir / "imap.rc").write_text("\n".join(lines) + "\n")
+
+    def fetch(delete: bool) -> None:
+        write_rc(delete)
+        with log.open("a") as f:  # written as it goes: a hang still leaves a trace
+            p = subprocess.run(
+                [getmail, f"--getmaildir={gmdir}", "--rcfile=imap.rc"],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                timeout=60,
+            )
+        assert p.returncode == 0, log.read_text()
+
+    def fetched() -> list[str]:
+        return sorted(subject_of(raw) for raw in maildir(md))
+
+    deliver(server, user, f"gm one {token}")
+    first = stored_messages(server.dir, user)[0]
+    fetch(delete=False)
+    # Maildir files hold LF line ends; otherwise the message is exactly what was stored.
+    assert maildir(md) == [first.replace(b"\r\n", b"\n")]
+    # Kept: getmail fetched with BODY.PEEK[], so the message is not even \Seen.
+    assert flags_by_subject(server, user) == {f"gm one {token}": set()}
+    fetch(delete=False)  # read_all=false: a UID it saw last time is not fetched again
+    assert len(maildir(md)) == 1
+    deliver(server, user, f"gm two {token}")
+    fetch(delete=True)
+    assert fetched() == [f"gm one {token}", f"gm two {token}"]
+    # getmail deletes every message it has seen, not only this run's: the INBOX empties.
+    assert stored_messages(server.dir, user) == []
+
+    # --idle: retrieve, IDLE, and retrieve again when the server reports new mail.
+    write_rc(delete=True)
+    idle_log = tmp_path / "getmail-idle.log"
+    with idle_log.open("w") as out:
+        daemon = subprocess.Popen(
+            [getmail, f"--getmaildir={gmdir}", "--rcfile=imap.rc", "--idle=INBOX"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # getmail logs nothing when it enters IDLE; it does so right after it has
+        # summarised the first (empty) retrieval: SELECT, then IDLE.
+        wait_until(lambda: "retrieved" in idle_log.read_text(), 20, "getmail to connect")
+        time.sleep(1)
+        deliver(server, user, f"gm three {token}")
+        wait_until(lambda: f"gm three {token}" in fetched(), 20, "the IDLE fetch")
+        wait_until(lambda: stored_messages(server.dir, user) == [], 10, "the deletion")
+        assert "IDLE message received" in idle_log.read_text(), idle_log.read_text()
+    finally:
+        daemon.terminate()
+        daemon.wait(20)
