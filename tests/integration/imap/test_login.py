@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
+from pathlib import Path
 
+from tests.integration.imap.conftest import ALICE, copy_server
 from tests.integration.imap.rawimap import RawImap
+from tests.integration.server import USERS, MailServer, add_user, posthouse
 
 ALICE_PW = "alicepw-Secret1"
 
@@ -73,3 +78,88 @@ def test_commands_before_login_are_refused(raw: Callable[..., RawImap]) -> None:
 def test_user_name_case_insensitive(raw: Callable[..., RawImap]) -> None:
     c = raw(None)
     assert c.cmd(f'LOGIN "Alice@Example.TEST" "{ALICE_PW}"').status == "OK"
+
+
+# --- account policy (as in the other protocols) -------------------------------------------
+
+
+def test_app_password_and_imap_switch(imap_server: MailServer, raw: Callable[..., RawImap]) -> None:
+    """An app password limited to IMAP logs in; one limited to POP3 and an account
+    whose IMAP switch is off are refused with AUTHORIZATIONFAILED (RFC 5530 §3)."""
+    user, password = "carol@example.test", "carolpw-Secret3"
+    add_user(imap_server.dir, user, password)
+    imap_code = json.loads(
+        posthouse(
+            imap_server.dir,
+            "user",
+            "app-password",
+            "add",
+            user,
+            "phone",
+            "--protocol",
+            "imap",
+            "--json",
+        )
+    )["code"]
+    pop_code = json.loads(
+        posthouse(
+            imap_server.dir,
+            "user",
+            "app-password",
+            "add",
+            user,
+            "pop",
+            "--protocol",
+            "pop3",
+            "--json",
+        )
+    )["code"]
+    assert raw(None).cmd(f'LOGIN "{user}" "{imap_code}"').status == "OK"
+    r = raw(None).cmd(f'LOGIN "{user}" "{pop_code}"')
+    assert (r.status, r.code) == ("NO", "AUTHORIZATIONFAILED")
+
+    posthouse(imap_server.dir, "user", "protocols", user, "--disable", "imap")
+    r = raw(None).cmd(f'LOGIN "{user}" "{password}"')
+    assert (r.status, r.code) == ("NO", "AUTHORIZATIONFAILED")
+    posthouse(imap_server.dir, "user", "protocols", user, "--enable", "imap")
+    assert raw(None).cmd(f'LOGIN "{user}" "{password}"').status == "OK"
+
+
+def test_disabled_account(imap_server: MailServer, raw: Callable[..., RawImap]) -> None:
+    user, password = "dave@example.test", "davepw-Secret4"
+    add_user(imap_server.dir, user, password)
+    posthouse(imap_server.dir, "user", "disable", user)
+    r = raw(None).cmd(f'LOGIN "{user}" "{password}"')
+    assert r.status == "NO"
+    assert r.code in ("CONTACTADMIN", "AUTHENTICATIONFAILED")
+
+
+def test_sessions_per_user_limit(tmp_path: Path, imap_template: Path) -> None:
+    """A cap on one account's sessions: the next login gets NO [UNAVAILABLE]; a LOGOUT
+    frees a place."""
+    server = copy_server(
+        imap_template, tmp_path / "instance", imap={"max_connections_per_user": 2}
+    ).start()
+    clients = [RawImap(server.ports["imap"]) for _ in range(3)]
+    try:
+        clients[0].login(ALICE, USERS[ALICE])
+        clients[1].login(ALICE, USERS[ALICE])
+        r = clients[2].cmd(f'LOGIN "{ALICE}" "{USERS[ALICE]}"')
+        assert (r.status, r.code) == ("NO", "UNAVAILABLE")
+        assert clients[2].cmd('LOGIN "bob@example.test" "bobpw-Secret2"').status == "OK"
+        clients[0].cmd("LOGOUT")
+        assert clients[0].closed()
+        deadline = time.monotonic() + 5
+        while True:
+            c = RawImap(server.ports["imap"])
+            clients.append(c)
+            if c.cmd(f'LOGIN "{ALICE}" "{USERS[ALICE]}"').status == "OK" or (
+                time.monotonic() > deadline
+            ):
+                break
+            time.sleep(0.1)
+        assert c.cmd("SELECT INBOX").status == "OK"
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
