@@ -36,7 +36,7 @@ from posthouse.server import imap_commands, imap_idle, imap_list, imap_names, im
 from posthouse.server.context import ServerContext
 from posthouse.server.imap_refusal import Refusal, bad, no
 from posthouse.server.imap_selected import BadSet, Selected, system_flag
-from posthouse.server.imap_watch import MailboxWatcher
+from posthouse.server.imap_watch import watcher_for
 from posthouse.server.listener import Connection
 from posthouse.store.base import (
     AlreadyExists,
@@ -115,16 +115,6 @@ class UserSessions:
 
 
 USER_SESSIONS = UserSessions()
-_WATCHERS: dict[int, MailboxWatcher] = {}
-
-
-def watcher_for(ctx: ServerContext) -> MailboxWatcher:
-    """One watcher per store (per running server) in this process."""
-    key = id(ctx.store)
-    watcher = _WATCHERS.get(key)
-    if watcher is None or watcher.store is not ctx.store:
-        watcher = _WATCHERS[key] = MailboxWatcher(ctx.store)
-    return watcher
 
 
 class ImapSession:
@@ -134,7 +124,7 @@ class ImapSession:
         self.conn = conn
         self.settings = ctx.config.imap
         self.store = ctx.store
-        self.watcher = watcher_for(ctx)
+        self.watcher = watcher_for(ctx.store)
         self.parser = self._new_parser()
         self.account: Account | None = None
         self.selected: Selected | None = None

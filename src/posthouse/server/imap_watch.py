@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from posthouse.store.base import MailboxChange, Store
@@ -111,3 +111,23 @@ class MailboxWatcher:
                 if modseq is None or modseq > entry[1]:  # None: the mailbox was deleted
                     entry[1] = modseq if modseq is not None else entry[1]
                     entry[0]()
+
+
+_WATCHERS: dict[int, MailboxWatcher] = {}
+
+
+def watcher_for(store: Store) -> MailboxWatcher:
+    """The watcher of this process for `store` (one per running server)."""
+    watcher = _WATCHERS.get(id(store))
+    if watcher is None or watcher.store is not store:
+        watcher = _WATCHERS[id(store)] = MailboxWatcher(store)
+    return watcher
+
+
+def mailboxes_changed(store: Store, mailbox_ids: Iterable[int]) -> None:
+    """A delivery in this process changed these mailboxes: wake their IDLE sessions
+    now rather than at the next poll."""
+    watcher = _WATCHERS.get(id(store))
+    if watcher is not None and watcher.store is store:
+        for mailbox_id in set(mailbox_ids):
+            watcher.poke(mailbox_id)

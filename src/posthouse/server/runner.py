@@ -20,7 +20,8 @@ from posthouse.proto.smtp.reply import Reply
 from posthouse.queue.service import DeliveryService
 from posthouse.server.context import ServerContext
 from posthouse.server.imap import OVERLOAD_REPLY as IMAP_OVERLOAD_REPLY
-from posthouse.server.imap import serve_imap, watcher_for
+from posthouse.server.imap import serve_imap
+from posthouse.server.imap_watch import watcher_for
 from posthouse.server.listener import Connection, Listener
 from posthouse.server.pop3 import OVERLOAD_REPLY as POP3_OVERLOAD_REPLY
 from posthouse.server.pop3 import serve_pop3
@@ -89,7 +90,7 @@ class RunningServer:
         )
         if self.delivery is not None:
             await self.delivery.stop(min(grace, 10.0))
-        await watcher_for(self.ctx).close()
+        await watcher_for(self.ctx.store).close()
         await self.ctx.store.close()
 
 

@@ -62,6 +62,7 @@ from posthouse.proto.smtp.server import (
 )
 from posthouse.senderauth.results import Verdict, check_message, remove_ours
 from posthouse.server.context import ServerContext, is_loopback
+from posthouse.server.imap_watch import mailboxes_changed
 from posthouse.server.listener import Connection
 from posthouse.store.base import (
     LocalDelivery,
@@ -531,6 +532,7 @@ class SMTPSession:
             # RFC 5321 §4.2.5 wants a transient reply so the client retries.
             log.exception("smtp %s: storing a message failed", self.conn.remote_ip)
             return _r(451, "4.3.0", "Temporary storage failure, try again later")
+        mailboxes_changed(self.ctx.store, (d.mailbox_id for d in local))
         ident = result.blob_id[:16]
         log.info(
             "smtp %s accepted %s from=<%s> rcpts=%d size=%d",
