@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -860,3 +861,63 @@ def test_getmail_imapssl_keep_delete_idle(
     finally:
         daemon.terminate()
         daemon.wait(20)
+
+
+# --- s-nail: LOGIN, sequence numbers, print, flag, delete, quit --------------------------
+
+
+def test_snail_search_print_flag_delete(server: MailServer, user: str, tmp_path: Path) -> None:
+    snail = need("s-nail")
+    token = uuid.uuid4().hex[:8]
+    for n in range(3):
+        deliver(server, user, f"sn {n} {token}", f"the body of {n} {token}\r\n")
+    quoted = urllib.parse.quote(user, safe="") + ":" + urllib.parse.quote(PASSWORD, safe="")
+    url = f"imap://{quoted}@localhost:{server.ports['imap']}/INBOX"
+    # -:/ loads no resource files; hold and keepsave leave read mail where it is.
+    base = [
+        snail,
+        "-:/",
+        "-Sv15-compat",
+        "-Sttycharset=utf-8",
+        "-Shold",
+        "-Skeepsave",
+        f"-SDEAD={tmp_path / 'dead.letter'}",
+        "-Simap-use-starttls",
+        f"-Stls-ca-file={cert(server)}",  # the host name localhost is checked too
+    ]
+    env = {**os.environ, "HOME": str(tmp_path)}
+
+    # -e -L: a match test (exit 0 = something matches); -L alone lists the matches.
+    p = run(*base, "-e", "-L", f"/{token}", "-f", url, env=env)
+    assert p.returncode == 0, p.stderr
+    p = run(*base, "-e", "-L", "/no-such-subject-anywhere", "-f", url, env=env)
+    assert p.returncode == 1, p.stderr
+    p = run(*base, "-L", f"/{token}", "-f", url, env=env)
+    assert p.returncode == 0, p.stderr
+    assert [
+        re.search(r"sn \d", line).group(0) for line in p.stdout.splitlines() if "sn " in line
+    ] == [  # type: ignore[union-attr]
+        "sn 0",
+        "sn 1",
+        "sn 2",
+    ], p.stdout
+    # Nothing was read so far.
+    assert all(f == set() for f in flags_by_subject(server, user).values())
+
+    # Batch mode: message numbers are sequence numbers.
+    p = run(*base, "-vv", "-#", "-f", url, input="print 2\nflag 2\ndelete 3\nquit\n", env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert f"the body of 1 {token}" in p.stdout
+    assert f"the body of 2 {token}" not in p.stdout
+    sent = re.findall(r">>> T\d+ (.*)", p.stderr)
+    assert sent[0] == "STARTTLS" and sent[2].startswith("LOGIN ")
+    assert "FETCH 1:3 (FLAGS UID)" in sent, sent
+    assert "CLOSE" in sent  # CLOSE expunges the deleted message
+    assert flags_by_subject(server, user) == {
+        f"sn 0 {token}": set(),
+        f"sn 1 {token}": {"\\Seen", "\\Flagged"},
+    }
+    # s-nail printed the stored message, with LF line ends and a Status: header of its own.
+    stored = stored_messages(server.dir, user)[1].decode().replace("\r\n", "\n")
+    header, body = stored.split("\n\n", 1)
+    assert header[header.index("From: ") :] + "\nStatus: RO\n\n" + body in p.stdout
