@@ -72,12 +72,21 @@ class ByteStream:
         return len(self.buf)
 
 
+# Control characters (but TAB) shown as \xNN: a transcript must not ring bells, move the
+# cursor or hide bytes.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
+
+
 def decode_text(data: bytes) -> str:
-    """Best-effort text: UTF-8, with bytes that are not UTF-8 shown as \\xNN."""
+    """Best-effort text: UTF-8, with bytes that are not UTF-8 and control characters
+    shown as \\xNN."""
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("utf-8", "backslashreplace")
+        text = data.decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return text.translate(_CONTROLS)
 
 
 def clip(text: str, limit: int = 400) -> str:

@@ -97,6 +97,15 @@ def detect(conn: Connection, overrides: dict[int, tuple[str, bool]]) -> Detected
 def detect_bytes(client: bytes, server: bytes, port: int) -> Detected:
     by_port = PORTS.get(port)
     if client[:1] == b"\x16" and client[1:2] == b"\x03":
+        plain = _plain_greeting(server)
+        if plain is not None:
+            # The client expected implicit TLS, the server greets in the clear: the two
+            # sides disagree, and what crossed the wire is the server's plaintext.
+            return Detected(
+                plain,
+                False,
+                "greeting (the client sent a TLS ClientHello to a server that speaks in the clear)",
+            )
         inner = by_port[0] if by_port else "unknown"
         return Detected(inner, True, f"TLS ClientHello (inner protocol by port {port})")
     if _socks5(client, server):
@@ -126,3 +135,13 @@ def _socks5(client: bytes, server: bytes) -> bool:
     if any(m > 0x09 and m < 0x80 for m in client[2 : 2 + client[1]]):
         return False
     return not server or (server[0] == 5 and (len(server) == 2 or server[2] in (1, 5)))
+
+
+def _plain_greeting(server: bytes) -> str | None:
+    if _SMTP_GREETING.match(server):
+        return "SMTP"
+    if server.startswith((b"+OK", b"-ERR")):
+        return "POP3"
+    if server.startswith((b"* OK", b"* PREAUTH", b"* BYE")):
+        return "IMAP"
+    return None

@@ -106,6 +106,35 @@ class Dissector:
         self.session.messages.append(msg)
         return msg
 
+    def stray_tls_record(self, sender: str) -> str:
+        """A TLS record where the protocol expects a line (a client that wants implicit
+        TLS talking to a plaintext server): shown as one line, not as binary junk.
+        Returns "shown", "wait" (the record is incomplete) or "" (not a TLS record)."""
+        stream = self.streams[sender]
+        buf = stream.buf
+        if buf[:1] != b"\x16" or buf[1:2] not in (b"\x03", b""):
+            return ""
+        if len(buf) < 5:
+            return "wait"
+        size = 5 + int.from_bytes(buf[3:5], "big")
+        if len(buf) < size:
+            return "wait"
+        frame, ts = stream.where(0)
+        kind = "ClientHello" if buf[5:6] == b"\x01" else "handshake"
+        stream.consume_drop(min(size, len(buf)))
+        self.add(
+            Line(
+                frame,
+                ts,
+                sender,
+                f"[TLS {kind} record, {size} bytes]",
+                "TLS where the other side speaks in the clear: the two disagree "
+                "(implicit TLS expected on this port?)",
+                "tls",
+            )
+        )
+        return "shown"
+
     def oversized(self, sender: str) -> bool:
         """A line longer than MAX_LINE is waiting: show it cut, as data."""
         stream = self.streams[sender]

@@ -99,6 +99,12 @@ class SmtpDissector(Dissector):
             if self.starttls_sent and stream.buf[:1] == b"\x16":
                 self._upgrade()  # the client started TLS without waiting for the reply
                 return
+            if stream.buf[:1] == b"\x16":
+                stray = self.stray_tls_record(CLIENT)
+                if stray == "wait":
+                    return
+                if stray:
+                    continue
             got = stream.take_line()
             if got is None:
                 self.oversized(CLIENT)

@@ -141,7 +141,6 @@ class TlsLayer:
 
     def _line(self, sender: str, frame: int, ts: int, text: str, kind: str = "tls") -> Line:
         line = Line(frame, ts, sender, text, "", kind)
-        line.encrypted = True
         self.session.lines.append(line)
         return line
 
@@ -255,6 +254,8 @@ def describe(event: Any) -> tuple[str, str]:
         sni = attr("sni", "server_name")
         suites = _names(attr("cipher_suites", "suites"))
         versions = _names(attr("supported_versions", "versions"))
+        if not versions and getattr(event, "legacy_version", None) is not None:
+            versions = [f"up to {_name(event.legacy_version)}"]
         alpn = attr("alpn")
         parts = ["ClientHello"]
         if sni:
@@ -306,11 +307,17 @@ def describe(event: Any) -> tuple[str, str]:
         return text, "TLS alert (RFC 8446 §6)"
     if name == "Finished":
         return "Finished", "handshake complete for this side"
-    if name in ("EncryptedRecord", "HandshakeEncrypted"):
+    if name == "EncryptedHandshake":
         length = attr("length")
         return (
-            f"[encrypted handshake{f', {length} bytes' if length else ''}]",
-            "TLS 1.3 encrypts the rest of the handshake",
+            f"[encrypted handshake message{f', {length} bytes' if length else ''}]",
+            "Finished, already under the new keys (RFC 5246 §7.4.9)",
+        )
+    if name == "EncryptedRecord":
+        length = attr("length")
+        return (
+            f"[encrypted record{f', {length} bytes' if length else ''}]",
+            "TLS 1.3 protects the rest of the handshake and the data (RFC 8446 §5.2)",
         )
     if name == "Problem":
         return f"TLS problem: {attr('message', 'text', 'reason') or event}", ""
