@@ -174,6 +174,9 @@ def _listening(port: int) -> bool:
 def lab() -> Iterator[tuple[Instance, Postfix]]:
     if shutil.which("postfix") is None or os.geteuid() != 0:
         pytest.fail("needs root and Debian's postfix: run scripts/test.sh")
+    # Postfix's own processes (user postfix, virtual(8) as nobody) must read what
+    # is created here, whatever umask an earlier in-process CLI call left behind.
+    old_umask = os.umask(0o022)
     # Not under pytest's 0700 tmp: the virtual(8) agent runs as nobody.
     root = Path(tempfile.mkdtemp(prefix="posthouse-postfix-"))
     os.chmod(root, 0o755)
@@ -193,6 +196,7 @@ def lab() -> Iterator[tuple[Instance, Postfix]]:
         pfx = _start_postfix(root / "postfix", pfx_port, alpha)
         yield alpha, pfx
     finally:
+        os.umask(old_umask)
         alpha.stop()
         if pfx is not None:
             subprocess.run(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from posthouse.cli import main
@@ -14,6 +17,18 @@ from posthouse.config import load_config
 from posthouse.store import open_store
 from posthouse.store.base import OutboundEnvelope, OutboundRecipient, Store
 from tests.queue.conftest import message
+
+
+@pytest.fixture(autouse=True)
+def keep_umask() -> Iterator[None]:
+    """`posthouse` sets a private umask for its process; the CLI runs in-process here,
+    and the rest of the test session must keep its own."""
+    old = os.umask(0o022)
+    os.umask(old)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def _with_store(directory: Path, work):  # type: ignore[no-untyped-def]
