@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from posthouse.mime.envelope import envelope
+from posthouse.proto.imap.response import Run
 from tests.mime.imaptext import crlf, expected, wire, wire_with_runs
 
 DATE = '"Thu, 15 Feb 2007 01:02:03 +0200"'
@@ -133,7 +134,9 @@ def test_eight_bit_utf8_header_goes_as_literals() -> None:
     env = envelope(raw)
     assert isinstance(env, tuple)
     assert env[1] == "Grüße".encode()
-    assert env[2] == (("Jörg".encode(), None, "jörg".encode(), "bücher.example".encode()),)
+    (addresses,) = env[2]  # a Run: RFC 9051 §9 "(" 1*address ")"
+    assert isinstance(addresses, Run)
+    assert addresses.items == (("Jörg".encode(), None, "jörg".encode(), "bücher.example".encode()),)
     assert wire(env).startswith(b"(NIL {7}\r\nGr\xc3\xbc\xc3\x9fe ((")
 
 

@@ -52,7 +52,7 @@ class _ValueReader:
         r = self.r
         head = r.peek()
         if head == b"(":
-            return tuple(r.list_of(self.value))
+            return self.list()
         if head == b'"' or head == b"{" or r.peek(2) == b"~{":
             if head == b"~":
                 return r.literal(allow_literal8=True)[0]
@@ -66,6 +66,21 @@ class _ValueReader:
             r.pos += 3
             return None
         return Atom(self.atom())
+
+    def list(self) -> tuple[Value, ...]:
+        """A parenthesised list; items are separated by a space, or by nothing before
+        a "(" (RFC 9051 §9 `1*body` and `1*address` runs)."""
+        r = self.r
+        r.expect(b"(")
+        r.enter()
+        items: list[Value] = []
+        if r.peek() != b")":
+            items.append(self.value())
+            while r.maybe_sp() or r.peek() == b"(":
+                items.append(self.value())
+        r.expect(b")", "')'")
+        r.leave()
+        return tuple(items)
 
     def atom(self) -> str:
         r = self.r

@@ -44,7 +44,16 @@ class Literal:
         return f"Literal(<{len(self.data)} octets>, binary={self.binary})"
 
 
-Value = None | int | str | bytes | Atom | Literal | Sequence["Value"]
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Values written back to back, with no space between them: RFC 9051 §9
+    `1*body` (the parts of a multipart) and `"(" 1*address ")"` (envelope addresses),
+    as Dovecot, Cyrus and Gmail send them.  A `Run` stands inside a list."""
+
+    items: Sequence[Value]
+
+
+Value = None | int | str | bytes | Atom | Literal | Run | Sequence["Value"]
 
 NIL = None
 STATUSES = frozenset({"OK", "NO", "BAD", "PREAUTH", "BYE"})
@@ -105,6 +114,8 @@ def encode_value(value: Value) -> bytes:
         if b"\x00" in value.data:
             raise LocalProtocolError("NUL can only be sent in a literal8")
         return b"{%d}\r\n" % len(value.data) + value.data
+    if isinstance(value, Run):
+        return b"".join(encode_value(item) for item in value.items)
     return b"(" + b" ".join(encode_value(item) for item in value) + b")"
 
 
