@@ -83,7 +83,14 @@ async def search(s: ImapSession, cmd: ev.Search) -> None:
         modseq = max((m for _, _, m in found), default=None)
     options = cmd.return_options
     if options is not None and "SAVE" in options:
-        sel.saved = tuple(uid for _, uid, _ in found)  # RFC 5182 §2.1
+        saved = found
+        if {"MIN", "MAX"} & set(options) and not {"ALL", "COUNT"} & set(options):
+            # RFC 5182 §2.1: SAVE with MIN and/or MAX alone saves just those messages.
+            ends = [found[0]] if "MIN" in options and found else []
+            if "MAX" in options and found and found[-1] not in ends:
+                ends.append(found[-1])
+            saved = ends
+        sel.saved = tuple(uid for _, uid, _ in saved)  # RFC 5182 §2.1
     if options is None and not s.rev2:
         s.send(rs.search_response(numbers, modseq=modseq).to_bytes())
     else:
