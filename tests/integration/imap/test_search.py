@@ -106,6 +106,30 @@ def test_searchres(box: RawImap) -> None:
     assert search(box, "$") == "* SEARCH 3"
 
 
+def test_searchres_with_min_max(box: RawImap) -> None:
+    """RFC 5182 §2.1: SAVE with MIN and/or MAX (and neither ALL nor COUNT) saves only
+    the minimum and/or maximum."""
+    r = box.cmd("SEARCH RETURN (MIN SAVE) UNSEEN")
+    assert r.untagged == [f'* ESEARCH (TAG "a{box.next_tag}") MIN 3']
+    assert box.cmd("FETCH $ (UID)").untagged == ["* 3 FETCH (UID 3)"]
+    box.cmd("SEARCH RETURN (MIN MAX SAVE) ALL")
+    assert box.cmd("FETCH $ (UID)").untagged == ["* 1 FETCH (UID 1)", "* 5 FETCH (UID 5)"]
+    box.cmd("SEARCH RETURN (MAX COUNT SAVE) ALL")
+    assert len(box.cmd("FETCH $ (UID)").untagged) == 5
+
+
+def test_searchres_empty_and_expunged(box: RawImap) -> None:
+    """RFC 5182 §2.1: "$" after a search that found nothing is an empty set (not an
+    error); expunged messages drop out of it."""
+    box.cmd("SEARCH RETURN (SAVE) SUBJECT none-such")
+    r = box.cmd("FETCH $ (UID)")
+    assert (r.status, r.untagged) == ("OK", [])
+    box.cmd("SEARCH RETURN (SAVE) 1:2")
+    box.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    box.cmd("EXPUNGE")
+    assert box.cmd("FETCH $ (UID)").untagged == ["* 1 FETCH (UID 2)"]
+
+
 def test_search_imap4rev2_answers_esearch(box: RawImap) -> None:
     """RFC 9051 §6.4.4: an IMAP4rev2 client always gets ESEARCH."""
     box.cmd("ENABLE IMAP4rev2")
