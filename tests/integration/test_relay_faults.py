@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from tests.integration.relay_pair import make_pair, wait_for
+from tests.integration.server import posthouse
 
 
 def _message(token: str) -> bytes:
@@ -72,5 +73,64 @@ def test_expiry_gives_exactly_one_dsn(tmp_path: Path) -> None:
         assert "delivery time expired" in text
         assert "From: Mail Delivery System <MAILER-DAEMON@alpha.test>" in text
         assert dsn.startswith(b"Return-Path: <>")
+    finally:
+        pair.stop()
+
+
+def test_4xx_and_5xx_per_recipient_in_one_transaction(tmp_path: Path) -> None:
+    pair = make_pair(tmp_path, dkim=False)
+    posthouse(
+        pair.beta.dir,
+        "user",
+        "add",
+        "carol@beta.test",
+        "--password-stdin",
+        stdin="carol-Secret-333\n",
+    )
+    try:
+        pair.beta.cli("user", "set", "carol@beta.test", "--quota", "0")  # RCPT gets 452 4.2.2
+        pair.beta.start()
+        pair.alpha.start()
+        token = f"mixed-{uuid.uuid4().hex}"
+        pair.alpha.submit(
+            "alice@alpha.test",
+            ["bob@beta.test", "carol@beta.test", "nobody@beta.test"],
+            _message(token),
+        )
+        wait_for(
+            lambda: any(token.encode() in m for m in pair.beta.messages("bob@beta.test")),
+            30,
+            "bob's copy",
+        )
+
+        def dsns() -> list[bytes]:
+            return [
+                m
+                for m in pair.alpha.messages("alice@alpha.test")
+                if b"multipart/report" in m and token.encode() in m
+            ]
+
+        wait_for(lambda: len(dsns()) == 1, 30, "the DSN for nobody")
+        [entry] = _queue(pair.alpha.cli)
+        states = {r["address"]: r["state"] for r in entry["recipients"]}
+        assert states == {
+            "bob@beta.test": "delivered",
+            "carol@beta.test": "pending",
+            "nobody@beta.test": "failed",
+        }
+        assert "452" in (entry["last_error"] or "")
+        pair.beta.cli("user", "set", "carol@beta.test", "--quota", "unlimited")
+        wait_for(
+            lambda: any(token.encode() in m for m in pair.beta.messages("carol@beta.test")),
+            30,
+            "carol's copy after the retry",
+        )
+        wait_for(lambda: _queue(pair.alpha.cli) == [], 10, "an empty queue")
+        [dsn] = dsns()
+        assert (
+            b"nobody@beta.test" in dsn
+            and b"carol@beta.test" not in dsn.split(b"\r\n\r\n", 1)[1].split(b"message/rfc822")[0]
+        )
+        assert len([m for m in pair.beta.messages("bob@beta.test") if token.encode() in m]) == 1
     finally:
         pair.stop()
