@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 
-from tests.integration.imap.conftest import ALICE, deliver, fill
+from tests.integration.imap.conftest import ALICE, copy_server, deliver, fill
 from tests.integration.imap.rawimap import RawImap, message
-from tests.integration.server import MailServer
+from tests.integration.server import USERS, MailServer
 
 
 def test_idle_done(raw: Callable[..., RawImap]) -> None:
@@ -89,3 +91,22 @@ def test_idle_with_argument_is_bad(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("IDLE now").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_autologout(tmp_path: Path, imap_template: Path) -> None:
+    """RFC 9051 §5.4: a session idle past the autologout timer gets BYE and is closed;
+    an IDLE that outlives it too (RFC 2177 §3: clients re-issue IDLE well before)."""
+    server = copy_server(imap_template, tmp_path / "instance", imap={"idle_timeout": 1}).start()
+    try:
+        quiet = RawImap(server.ports["imap"])
+        idler = RawImap(server.ports["imap"])
+        idler.login(ALICE, USERS[ALICE])
+        idler.cmd("SELECT INBOX")
+        idler.idle_start()
+        time.sleep(1.5)
+        assert quiet.response().startswith("* BYE ")
+        assert quiet.closed()
+        assert idler.response().startswith("* BYE ")
+        assert idler.closed()
+    finally:
+        server.stop()
