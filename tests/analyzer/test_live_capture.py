@@ -144,3 +144,30 @@ def test_starttls_session_decrypted_with_the_server_key_log(
     (msg,) = session.messages
     assert msg.encrypted and msg.subject == "Grüße tls"
     assert not any(f.kind == "cleartext-credentials" for f in report.findings)
+
+
+def test_implicit_tls_pop3s_decrypted_with_the_key_log(server: MailServer, tmp_path: Path) -> None:
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.send_message(message("pop3s"), from_addr="someone@example.org", to_addrs=[BOB])
+    port = server.ports["pop3s"]
+    with capturing(tmp_path / "pop3s.pcapng", [port]) as path:
+        pop = poplib.POP3_SSL("127.0.0.1", port, timeout=10, context=insecure())
+        pop.user(BOB)
+        pop.pass_(USERS[BOB])
+        count, _size = pop.stat()
+        pop.retr(count)
+        pop.quit()
+    report = analyze_file(path, keylog=str(server.dir.parent / "keylog.txt"))
+    (session,) = only(report, port)
+    assert session.protocol == "POP3" and session.tls is not None
+    assert session.tls.how == "implicit" and session.tls.decrypted
+    assert session.tls.sni is None or isinstance(session.tls.sni, str)
+    (cred,) = session.credentials
+    assert (cred.username, cred.password, cred.encrypted, cred.success) == (
+        BOB,
+        USERS[BOB],
+        True,
+        True,
+    )
+    assert any(m.source == "RETR" and m.subject == "Grüße pop3s" for m in session.messages)
+    assert "no-tls" not in {f.kind for f in report.findings}

@@ -66,7 +66,9 @@ class SessionBuilder:
         self.detected = detected
         self.layer: Any = None
         self.inner: Dissector | None = None  # the dissector inside TLS
-        self.waiting: list[tuple[str, bytes, int, int]] = []  # bytes after SOCKS, before detection
+        # Decrypted bytes held until the protocol inside TLS on an unknown port is known.
+        self.waiting: list[tuple[str, bytes, int, int]] = []
+        self.sniffing = detected.protocol == "unknown"
         if detected.tls:
             self.layer = TlsLayer(
                 self.session, keylog, self._plaintext, "implicit", conn.first_frame
@@ -81,6 +83,22 @@ class SessionBuilder:
         return cls(self.session, **kw)
 
     def _plaintext(self, sender: str, data: bytes, frame: int, ts: int) -> None:
+        if self.sniffing:
+            # TLS on a port that says nothing: the decrypted greeting tells.
+            self.waiting.append((sender, data, frame, ts))
+            client = b"".join(d for s, d, _f, _t in self.waiting if s == CLIENT)
+            server = b"".join(d for s, d, _f, _t in self.waiting if s == SERVER)
+            found = detect_bytes(client[:64], server[:64], 0)
+            if found.protocol == "unknown" and len(client) + len(server) < 4096:
+                return
+            self.sniffing = False
+            self.detected = Detected(found.protocol, True, found.reason)
+            self.session.protocol = "HTTPS" if found.protocol == "HTTP" else found.protocol
+            self.session.protocol_reason += f"; inside TLS: {found.reason}"
+            waiting, self.waiting = self.waiting, []
+            for item in waiting:
+                self._plaintext(*item)
+            return
         if self.inner is None:
             after = self.session.tls is not None and self.session.tls.how != "implicit"
             proto = self.detected.protocol
@@ -104,6 +122,12 @@ class SessionBuilder:
                     "from the first copy (the first is kept)"
                 )
         self.layer.finish()
+        if self.sniffing and self.waiting:
+            # The capture ended before the protocol inside TLS showed itself.
+            self.sniffing = False
+            waiting, self.waiting = self.waiting, []
+            for item in waiting:
+                self._plaintext(*item)
         if self.inner is not None:
             self.inner.finish()
         self.session.lines.sort(key=lambda line: line.frame)
