@@ -171,3 +171,64 @@ def test_implicit_tls_pop3s_decrypted_with_the_key_log(server: MailServer, tmp_p
     )
     assert any(m.source == "RETR" and m.subject == "Grüße pop3s" for m in session.messages)
     assert "no-tls" not in {f.kind for f in report.findings}
+
+
+def test_https_requests_decrypted_with_a_key_log(tmp_path: Path) -> None:
+    """A webmail-like HTTPS exchange (Python's http.server and urllib, TLS 1.3) shows
+    method, path and status once decrypted."""
+    import http.server
+    import threading
+    import urllib.request
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    keylog = tmp_path / "keys.txt"
+    server_ctx.keylog_filename = str(keylog)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            body = b"inbox"
+            self.send_response(200 if self.path == "/inbox" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    try:
+        with capturing(tmp_path / "https.pcapng", [port]) as path:
+            for page in ("/inbox", "/missing"):
+                req = urllib.request.Request(f"https://localhost:{port}{page}")
+                try:
+                    urllib.request.urlopen(req, context=client_ctx, timeout=10).read()
+                except urllib.error.HTTPError:
+                    pass
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    report = analyze_file(path, keylog=str(keylog))
+    sessions = only(report, port)
+    assert sessions and all(s.protocol == "HTTPS" and s.tls and s.tls.decrypted for s in sessions)
+    assert all(s.tls and s.tls.sni == "localhost" for s in sessions)
+    seen = [
+        (line.verb, line.argument, line.code)
+        for s in sessions
+        for line in s.lines
+        if line.encrypted and (line.verb or line.code)
+    ]
+    assert ("GET", "/inbox", None) in seen and (None, None, 200) in seen
+    assert ("GET", "/missing", None) in seen and (None, None, 404) in seen
