@@ -118,3 +118,32 @@ def test_corpus_counts() -> None:
     # Whole messages: byte for byte; the rest are tshark's pieces and its own errors.
     assert (exact, with_commands, pieces, inconsistent) == (145, 5, 113, 3)
     assert sasl > 0 and cut > 100
+
+
+def test_tls_handshakes_match_tshark() -> None:
+    """The offered and chosen cipher suites of every TLS handshake tshark decoded."""
+    from posthouse.proto.tls import suite
+
+    checked = 0
+    for capture in FILES:
+        path = reference_dir(capture) / "tls.tsv"
+        rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line]
+        if not rows:
+            continue
+        report = _report(capture)
+        follow = {s.index: s for s in parse_follow(reference_dir(capture) / "follow.txt")}
+        for row in rows:
+            session = session_for(report, follow[int(row[1])])
+            assert session is not None
+            if session.tls is None:
+                # A ClientHello sent to a server that answers in plaintext (port 465).
+                assert any("ClientHello record" in line.text for line in session.lines)
+                continue
+            names = [suite(int(v, 16)).name for v in row[6].split("|") if v]
+            if row[4] == "1":
+                assert session.tls.offered_suites == names
+                checked += 1
+            elif row[4] == "2":
+                assert [session.tls.cipher_suite] == names
+                checked += 1
+    assert checked == 4

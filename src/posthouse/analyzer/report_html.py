@@ -134,6 +134,15 @@ def _session(s: Session) -> str:
                 " / ".join(x for x in (t.key_exchange, t.authentication, t.cipher, t.hash) if x)
                 or "?",
             ),
+            ("key exchange group", t.curve or "-"),
+            ("offered versions", ", ".join(t.offered_versions) or "-"),
+            (
+                "offered suites",
+                f"{len(t.offered_suites)}: "
+                + ", ".join(t.offered_suites[:12])
+                + (" …" if len(t.offered_suites) > 12 else ""),
+            ),
+            ("offered groups", ", ".join(t.groups) or "-"),
             ("SNI", t.sni or "-"),
             ("ALPN", ", ".join(t.alpn) or "-"),
             (

@@ -79,6 +79,10 @@ def _tls(t: TlsInfo | None) -> dict[str, Any] | None:
         "hash": t.hash,
         "sni": t.sni,
         "alpn": t.alpn,
+        "offered_versions": t.offered_versions,
+        "offered_suites": t.offered_suites,
+        "groups": t.groups,
+        "curve": t.curve,
         "certificates": t.certificates,
         "alerts": t.alerts,
         "application_bytes": {

@@ -29,6 +29,8 @@ def tls_summary(s: Session) -> str:
         parts.append(t.cipher_suite)
     if t.key_exchange and t.cipher:
         parts.append(f"[{t.key_exchange} / {t.authentication} / {t.cipher} / {t.hash}]")
+    if t.curve:
+        parts.append(f"group {t.curve}")
     if t.sni:
         parts.append(f"SNI {t.sni}")
     parts.append("decrypted" if t.decrypted else "not decrypted")

@@ -275,12 +275,18 @@ def describe(event: Any) -> tuple[str, str]:
             text += f" · {_name(version)}"
         if suite:
             text += f" · {_name(suite)}"
-            parts = [
-                getattr(suite, a, None)
-                for a in ("key_exchange", "authentication", "cipher", "hash")
-            ]
-            if all(parts):
-                text += " (" + " / ".join(map(str, parts)) + ")"
+            group = attr("selected_group")
+            if getattr(suite, "tls13", False):
+                # RFC 8446 §4.1.3: the suite names only the AEAD and the hash.
+                kx = f"key exchange {_name(group)}" if group else "key exchange by key_share"
+                text += f" ({suite.cipher} / {suite.hash}; {kx})"
+            else:
+                parts = [
+                    getattr(suite, a, None)
+                    for a in ("key_exchange", "authentication", "cipher", "hash")
+                ]
+                if all(parts):
+                    text += " (" + " / ".join(map(str, parts)) + ")"
         return text, "server chooses the version and the cipher suite"
     if name == "Certificate":
         certs = _certificates(event)
