@@ -18,6 +18,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1{font-size:1.4em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em}
 table.info td{padding:.1em .8em .1em 0;vertical-align:top}
+table.info td:first-child{white-space:nowrap;color:#555}
 table.tr{border-collapse:collapse;font-family:ui-monospace,monospace;font-size:.85em;width:100%}
 table.tr td{padding:.1em .4em;vertical-align:top;border-bottom:1px solid #eee}
 .C{color:#070}.S{color:#036}.n{color:#777}.note{color:#666;font-family:system-ui,sans-serif}
@@ -59,8 +60,16 @@ def ladder(s: Session) -> str:
         f'<line x1="{_RIGHT}" y1="36" x2="{_RIGHT}" y2="{height - 8}" stroke="#999"/>',
     ]
     base = s.start_ns
+    tls_drawn = False
     for i, line in enumerate(arrows):
         y = 50 + _STEP * (i + 1)
+        if not tls_drawn and (line.kind == "tls" or line.encrypted):
+            tls_drawn = True
+            parts.append(
+                f'<line x1="{_LEFT - 30}" y1="{y - 16}" x2="{_RIGHT + 30}" y2="{y - 16}" '
+                'stroke="#a0a" stroke-dasharray="6,4"/>'
+                f'<text x="{_RIGHT + 34}" y="{y - 12}" fill="#a0a">TLS</text>'
+            )
         x1, x2 = (_LEFT, _RIGHT) if line.sender == "C" else (_RIGHT, _LEFT)
         color = "#070" if line.sender == "C" else "#036"
         dash = ' stroke-dasharray="4,3"' if line.encrypted else ""
