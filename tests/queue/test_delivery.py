@@ -345,3 +345,24 @@ async def test_unexpected_error_leaves_the_entry_queued(
     assert entry is not None and entry.attempts == 1
     assert entry.recipients[0].state is RecipientState.PENDING
     assert not scheduler._in_flight
+
+
+async def test_notify_success_relayed_to_a_peer_without_dsn(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory
+) -> None:
+    peer.extensions = ["PIPELINING", "8BITMIME"]  # no DSN
+    await enqueue(store, "bob@beta.test", "carol@beta.test", dsn={"NOTIFY": "SUCCESS"})
+    await scheduler_for(routes=route(peer)).run_once()
+    [notice] = await inbox(store)
+    assert b"Subject: Successful Mail Delivery Report" in notice
+    assert b"Action: relayed" in notice and b"Status: 2.0.0" in notice
+    assert b"text/rfc822-headers" in notice and b"Body hello" not in notice
+
+
+async def test_notify_success_passed_on_to_a_dsn_peer(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory
+) -> None:
+    await enqueue(store, "bob@beta.test", dsn={"NOTIFY": "SUCCESS"})
+    await scheduler_for(routes=route(peer)).run_once()
+    assert peer.received[0].rcpt_params == ["NOTIFY=SUCCESS"]
+    assert await inbox(store) == []  # the next hop reports delivery itself

@@ -33,24 +33,34 @@ def wants_failure_notice(dsn: dict[str, str]) -> bool:
     return "FAILURE" in {n.strip().upper() for n in notify.split(",")}
 
 
+def wants_success_notice(dsn: dict[str, str]) -> bool:
+    """RFC 3461 §4.1: success notices only when NOTIFY asks for SUCCESS."""
+    notify = dsn.get("NOTIFY", "")
+    return "SUCCESS" in {n.strip().upper() for n in notify.split(",")}
+
+
 async def send_bounce(
     store: Store,
     config: Config,
     entry: QueueEntry,
     failed: Sequence[RecipientResult],
     now: datetime,
+    *,
+    action: str = "failed",
 ) -> bool:
-    """Send one DSN for the recipients of `entry` that failed; False when none is due
-    (null sender, NOTIFY without FAILURE, a sender nobody receives for)."""
+    """Send one DSN for the recipients of `entry` that failed (or, with action
+    "relayed", were handed to a next hop without DSN support); False when none is due
+    (null sender, NOTIFY not asking for it, a sender nobody receives for)."""
     if not entry.sender:
         # RFC 5321 §4.5.5 / RFC 3464 §2: never a notification about a notification.
         log.info("queue %d: no DSN for the null sender", entry.id)
         return False
     dsn = {r.address: r.dsn for r in entry.recipients}
+    wanted = wants_success_notice if action == "relayed" else wants_failure_notice
     failures = tuple(
         Failure(result, dsn.get(result.address, {}).get("ORCPT"))
         for result in failed
-        if wants_failure_notice(dsn.get(result.address, {}))
+        if wanted(dsn.get(result.address, {}))
     )
     if not failures:
         return False
@@ -62,7 +72,9 @@ async def send_bounce(
         failures=failures,
         original=await store.read_message(entry.blob_id),
         envid=entry.params.get("ENVID"),
-        ret=entry.params.get("RET", "").upper() or None,
+        # A success notice returns the header unless RET=FULL asked for more.
+        ret=entry.params.get("RET", "").upper() or ("HDRS" if action == "relayed" else None),
+        action=action,
     )
     raw = b"Return-Path: <>\r\n" + build_report(
         report, now=now, message_id=new_message_id(config.hostname)

@@ -39,7 +39,7 @@ class Report:
     original: bytes
     envid: str | None = None  # RFC 3461 §4.4 ENVID, xtext-encoded as received
     ret: str | None = None  # RFC 3461 §4.3 RET: "FULL" or "HDRS"
-    action: str = "failed"  # "failed" or "delayed" (RFC 3464 §2.3.3)
+    action: str = "failed"  # "failed", "delayed" or "relayed" (RFC 3464 §2.3.3)
 
 
 def _clean(text: str, utf8: bool) -> str:
@@ -90,13 +90,13 @@ def _status_fields(report: Report, utf8: bool) -> str:
 
 
 def _human_text(report: Report) -> str:
-    what = "could not be delivered" if report.action == "failed" else "is delayed"
-    lines = [
-        f"This is the mail system at {report.reporting_mta}.",
-        "",
-        f"Your message {what} to the following recipients:",
-        "",
-    ]
+    opening = {
+        "failed": "Your message could not be delivered to the following recipients:",
+        "delayed": "Your message is delayed for the following recipients:",
+        "relayed": "Your message was delivered to the mail servers of the following "
+        "recipients; they send no further delivery notifications:",
+    }[report.action]
+    lines = [f"This is the mail system at {report.reporting_mta}.", "", opening, ""]
     for failure in report.failures:
         result = failure.result
         lines.append(f"<{result.address}>: {_clean(result.diagnostic, True)}")
@@ -111,11 +111,11 @@ def build_report(report: Report, *, now: datetime, message_id: str) -> bytes:
         not f.result.address.isascii() for f in report.failures
     )
     boundary = f"=_posthouse_{uuid.uuid4().hex}"
-    subject = (
-        "Undelivered Mail Returned to Sender"
-        if report.action == "failed"
-        else "Delayed Mail (still being retried)"
-    )
+    subject = {
+        "failed": "Undelivered Mail Returned to Sender",
+        "delayed": "Delayed Mail (still being retried)",
+        "relayed": "Successful Mail Delivery Report",
+    }[report.action]
     header = (
         f"From: Mail Delivery System <{report.postmaster}>\r\n"
         f"To: <{_clean(report.recipient, True)}>\r\n"

@@ -22,6 +22,8 @@ class RecipientResult:
     diagnostic: str  # what the remote server said ("smtp; 550 ...") or what happened
     remote_mta: str = ""  # the host that answered, for the DSN
     smtp_reply: bool = False  # `diagnostic` is an SMTP reply (Diagnostic-Code: smtp)
+    # The next hop offered DSN (RFC 3461), so success notices are now its duty.
+    peer_dsn: bool = True
 
 
 def outcome_of(reply: Reply) -> Outcome:
@@ -46,7 +48,7 @@ def reply_text(reply: Reply) -> str:
 
 
 def from_reply(
-    address: str, reply: Reply, remote_mta: str, *, soft: bool = False
+    address: str, reply: Reply, remote_mta: str, *, soft: bool = False, peer_dsn: bool = True
 ) -> RecipientResult:
     """The result a reply gives a recipient; `soft` turns a positive reply where none
     belongs (a 2yz to MAIL other than 250, no 354 to DATA) into a deferral."""
@@ -54,7 +56,7 @@ def from_reply(
     status = status_of(reply)
     if soft and outcome is Outcome.DELIVERED:
         outcome, status = Outcome.DEFERRED, "4.5.0"
-    return RecipientResult(address, outcome, status, reply_text(reply), remote_mta, True)
+    return RecipientResult(address, outcome, status, reply_text(reply), remote_mta, True, peer_dsn)
 
 
 def local_result(address: str, outcome: Outcome, status: str, text: str) -> RecipientResult:

@@ -419,6 +419,11 @@ class DeliveryScheduler:
             # Stored before the recipients are marked: a crash in between repeats the
             # notification rather than losing it.
             await send_bounce(self.store, self.config, entry, failed, now)
+        relayed = [r for r in delivered if not r.peer_dsn]
+        if relayed:
+            # RFC 3464 §2.3.3: the next hop does not do DSN (RFC 3461), so NOTIFY=SUCCESS is
+            # answered here with "relayed".
+            await send_bounce(self.store, self.config, entry, relayed, now, action="relayed")
         if not deferred:
             await self.store.delete_queue_entry(entry.id)
             return

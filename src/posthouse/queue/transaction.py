@@ -169,8 +169,9 @@ async def _transaction(
     conn.write(conn.core.send_message(content))
     await conn.drain()
     final = await conn.read_reply(data_timeout)
+    dsn = conn.offers("DSN")
     for recipient in accepted:
-        results[recipient.address] = from_reply(recipient.address, final, host)
+        results[recipient.address] = from_reply(recipient.address, final, host, peer_dsn=dsn)
     conn.transactions += 1
     return TransactionResult(_ordered(envelope, results), True)
 
