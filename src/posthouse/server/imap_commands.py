@@ -232,12 +232,15 @@ async def copy_or_move(s: ImapSession, cmd: ev.Copy | ev.Move) -> None:
     moving = isinstance(cmd, ev.Move)
     if moving and sel.read_only:
         raise no("The mailbox is read-only (EXAMINE)", "READ-ONLY")
+    # The numbers mean what they meant to the client when it sent the command: resolve
+    # them before the sync below announces (and renumbers for) pending expunges.
+    # Messages already expunged are skipped by the store.
+    pairs = s._resolve(cmd.sequence_set, uid=cmd.uid)
+    uids = [u for _, u in pairs]
     await s.sync(expunge_ok=True)
     target = await s.store.get_mailbox(s.user.id, imap_names.normalize(cmd.mailbox))
     if target is None:
         raise no(f"No mailbox {cmd.mailbox!r}", "TRYCREATE")  # RFC 9051 §6.4.7
-    pairs = s._resolve(cmd.sequence_set, uid=cmd.uid)
-    uids = [u for _, u in pairs]
     verb = "MOVE" if moving else "COPY"
     if not uids:
         await s.ok(cmd, f"{verb} completed: nothing to do")
