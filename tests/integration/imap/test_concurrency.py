@@ -105,6 +105,31 @@ def test_copy_announces_pending_expunge(raw: Callable[..., RawImap]) -> None:
     assert r.status == "OK"
 
 
+def subjects(c: RawImap, name: str) -> list[str]:
+    c.cmd(f"EXAMINE {name}")
+    r = c.cmd("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    return [line.split("Subject: ")[1].split("\r\n")[0] for line in r.untagged if "Subject" in line]
+
+
+@pytest.mark.parametrize("verb", ["MOVE", "COPY"])
+def test_copy_move_by_number_after_foreign_expunge(raw: Callable[..., RawImap], verb: str) -> None:
+    """The sequence numbers of COPY/MOVE are the ones the client knew when it sent the
+    command (RFC 9051 §7.5.1): announcing a pending EXPUNGE first must not shift them
+    onto another message.  (B's "MOVE 1" once moved m2 after m1 was expunged.)"""
+    a, b, name = pair(raw, 3)
+    target = unique()
+    a.cmd(f"CREATE {target}")
+    a.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    a.cmd("EXPUNGE")
+    r = b.cmd(f"{verb} 1:2 {target}")
+    assert r.status == "OK", r
+    assert "* 1 EXPUNGE" in r.untagged
+    # Only m2 (B's number 2) was named and still exists.
+    assert subjects(a, target) == ["m2"]
+    expected = ["m3"] if verb == "MOVE" else ["m2", "m3"]
+    assert subjects(a, name) == expected
+
+
 def test_both_sessions_see_the_same_state(raw: Callable[..., RawImap]) -> None:
     a, b, _ = pair(raw, 5)
     a.cmd("STORE 1:3 +FLAGS.SILENT (\\Seen)")
