@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -111,11 +110,11 @@ async def _open(root: Path) -> tuple[Store, dict[str, int]]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    store, ids = asyncio.run(_open(tmp_path))
     config = Config(
         dir=tmp_path,
         hostname="mail.example.test",
         domain="example.test",
+        dns={},  # a static, empty DNS: the servers never ask the real one
         listeners=(
             Listener("submission", "127.0.0.1", 2587, "starttls"),
             Listener("imaps", "127.0.0.1", 2993, "implicit"),
@@ -124,17 +123,25 @@ def site(tmp_path: Path) -> Iterator[Site]:
             Listener("https", "127.0.0.1", 8443, "implicit"),
         ),
     )
+    # The store is opened on the app's own event loop (the TestClient's portal), so
+    # no second loop is needed while, say, a browser test's loop is running.
     ctx = ServerContext(
         config=config,
-        store=store,
-        directory=Directory(store),
-        authenticator=Authenticator(store, LoginThrottle(), sleep=_no_sleep),
+        store=None,  # type: ignore[arg-type]
+        directory=None,  # type: ignore[arg-type]
+        authenticator=None,  # type: ignore[arg-type]
         tls=None,
     )
     app = create_app(ctx)
     with TestClient(app, base_url=BASE) as client:
-        yield Site(client, store, ctx, ids)
-        client.portal.call(store.close)  # type: ignore[union-attr]
+        store, ids = client.portal.call(_open, tmp_path)  # type: ignore[union-attr]
+        ctx.store = store
+        ctx.directory = Directory(store)
+        ctx.authenticator = Authenticator(store, LoginThrottle(), sleep=_no_sleep)
+        try:
+            yield Site(client, store, ctx, ids)
+        finally:
+            client.portal.call(store.close)  # type: ignore[union-attr]
 
 
 async def _no_sleep(_seconds: float) -> None:

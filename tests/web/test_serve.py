@@ -26,6 +26,7 @@ def config(tmp_path: Path) -> Config:
         dir=tmp_path,
         hostname="mail.example.test",
         domain="example.test",
+        dns={},  # a static, empty DNS: the servers never ask the real one
         listeners=(
             Listener("smtp", "127.0.0.1", free_port(), "starttls"),
             Listener("https", "127.0.0.1", free_port(), "implicit"),
@@ -70,7 +71,11 @@ async def test_https_and_redirect(tmp_path: Path) -> None:
 async def test_no_https_listener_no_web(tmp_path: Path) -> None:
     cfg = config(tmp_path)
     cfg = Config(
-        dir=cfg.dir, hostname=cfg.hostname, domain=cfg.domain, listeners=cfg.listeners[:1]
+        dir=cfg.dir,
+        hostname=cfg.hostname,
+        domain=cfg.domain,
+        dns={},
+        listeners=cfg.listeners[:1],
     )
     running = await start_server(cfg)
     try:

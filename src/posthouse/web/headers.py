@@ -15,7 +15,9 @@ DEFAULTS = {
     "content-security-policy": PAGE_CSP,
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin: our own forms carry a real Origin (no-referrer makes it "null"),
+    # and no address of ours leaks to the sites a message links to.
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     # RFC 6797: browsers come back over HTTPS only.
