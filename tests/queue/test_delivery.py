@@ -366,3 +366,20 @@ async def test_notify_success_passed_on_to_a_dsn_peer(
     await scheduler_for(routes=route(peer)).run_once()
     assert peer.received[0].rcpt_params == ["NOTIFY=SUCCESS"]
     assert await inbox(store) == []  # the next hop reports delivery itself
+
+
+async def test_notify_delay_gets_one_delay_notice(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory, clock: Clock
+) -> None:
+    peer.rcpt_replies = {"bob@beta.test": "451 4.2.0 later", "carol@beta.test": "451 4.2.0 later"}
+    await enqueue(store, "bob@beta.test", dsn={"NOTIFY": "DELAY,FAILURE"})
+    await enqueue(store, "carol@beta.test")  # no NOTIFY: no delay notice
+    scheduler = scheduler_for(routes=route(peer), retry_schedule=[3600])
+    for _ in range(7):
+        await scheduler.run_once()
+        clock.advance(3601)
+    notices = await inbox(store)
+    assert len(notices) == 1
+    assert b"Action: delayed" in notices[0] and b"bob@beta.test" in notices[0]
+    assert b"Status: 4.2.0" in notices[0]
+    assert len(await store.list_queue()) == 2  # still trying

@@ -39,6 +39,13 @@ def wants_success_notice(dsn: dict[str, str]) -> bool:
     return "SUCCESS" in {n.strip().upper() for n in notify.split(",")}
 
 
+def wants_delay_notice(dsn: dict[str, str]) -> bool:
+    """Delay notices only when NOTIFY asks for DELAY (RFC 3461 §4.1 leaves the
+    default to the MTA; like Postfix's default, none)."""
+    notify = dsn.get("NOTIFY", "")
+    return "DELAY" in {n.strip().upper() for n in notify.split(",")}
+
+
 async def send_bounce(
     store: Store,
     config: Config,
@@ -56,7 +63,9 @@ async def send_bounce(
         log.info("queue %d: no DSN for the null sender", entry.id)
         return False
     dsn = {r.address: r.dsn for r in entry.recipients}
-    wanted = wants_success_notice if action == "relayed" else wants_failure_notice
+    wanted = {"relayed": wants_success_notice, "delayed": wants_delay_notice}.get(
+        action, wants_failure_notice
+    )
     failures = tuple(
         Failure(result, dsn.get(result.address, {}).get("ORCPT"))
         for result in failed
@@ -73,7 +82,7 @@ async def send_bounce(
         original=await store.read_message(entry.blob_id),
         envid=entry.params.get("ENVID"),
         # A success notice returns the header unless RET=FULL asked for more.
-        ret=entry.params.get("RET", "").upper() or ("HDRS" if action == "relayed" else None),
+        ret=entry.params.get("RET", "").upper() or ("HDRS" if action != "failed" else None),
         action=action,
     )
     raw = b"Return-Path: <>\r\n" + build_report(

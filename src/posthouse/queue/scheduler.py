@@ -44,6 +44,8 @@ MAX_REUSE = 1000  # transactions per connection
 # (entry, message) -> a header field to prepend (a DKIM signature), or None.
 Signer = Callable[[QueueEntry, bytes], bytes | None]
 SIGNATURE_PARAM = "dkim-signature"  # queue parameter keeping the signature for retries
+DELAY_NOTICE_PARAM = "delay-notified"  # queue parameter: a "delayed" DSN went out
+DELAY_NOTICE_AFTER = 4 * 3600.0  # seconds of delay before NOTIFY=DELAY is answered
 
 
 def utc_now() -> datetime:
@@ -442,6 +444,14 @@ class DeliveryScheduler:
         params = None
         if attempt.new_signature is not None:
             params = {**entry.params, SIGNATURE_PARAM: attempt.new_signature.decode("utf-8")}
+        if (
+            DELAY_NOTICE_PARAM not in entry.params
+            and not attempt.interrupted
+            and (now - entry.created).total_seconds() >= DELAY_NOTICE_AFTER
+        ):
+            # RFC 3461 §4.1: NOTIFY=DELAY asks to hear of a long delay; once.
+            await send_bounce(self.store, self.config, entry, deferred, now, action="delayed")
+            params = {**(params or entry.params), DELAY_NOTICE_PARAM: now.isoformat()}
         await self.store.update_queue_entry(
             entry.id,
             recipient_states=states,
