@@ -79,6 +79,9 @@ def _mail_params(
         envelope.params.get("BODY", "").upper() == "8BITMIME" or not content.isascii()
     ):
         params["BODY"] = "8BITMIME"  # RFC 6152 §2
+    # Without 8BITMIME, 8-bit content still goes as it is: RFC 6152 §3 asks for a 7-bit
+    # conversion or a bounce, but servers that lack the keyword take 8-bit octets in
+    # practice (Postfix relays the same way by default).
     if needs_smtputf8(envelope):
         params["SMTPUTF8"] = None  # RFC 6531 §3.4
     if conn.offers("DSN"):
