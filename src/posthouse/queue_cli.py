@@ -22,6 +22,7 @@ from posthouse.instance import Instance, current_dir, dir_option, open_instance
 from posthouse.mime.headers import split_message
 from posthouse.queue.bounce import send_bounce
 from posthouse.queue.results import Outcome, local_result
+from posthouse.queue.scheduler import SIGNATURE_PARAM
 from posthouse.store.base import NotFound, QueueEntry, RecipientState, StoreError
 
 T = TypeVar("T")
@@ -43,6 +44,11 @@ def _run(work: Callable[[Instance], Awaitable[T]]) -> T:
         raise click.ClickException(str(e) or type(e).__name__) from None
 
 
+def _esmtp_params(entry: QueueEntry) -> dict[str, str]:
+    """The MAIL FROM parameters; the queue's own notes (lower-case keys) aside."""
+    return {k: v for k, v in entry.params.items() if not k.islower()}
+
+
 def _entry_json(entry: QueueEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -52,7 +58,8 @@ def _entry_json(entry: QueueEntry) -> dict[str, Any]:
         "next_attempt": entry.next_attempt.isoformat(),
         "attempts": entry.attempts,
         "last_error": entry.last_error,
-        "params": entry.params,
+        "params": _esmtp_params(entry),
+        "dkim_signature_kept": SIGNATURE_PARAM in entry.params,
         "recipients": [
             {"address": r.address, "state": r.state.value, "last_error": r.last_error, "dsn": r.dsn}
             for r in entry.recipients
@@ -130,8 +137,10 @@ def queue_show(queue_id: int, as_json: bool) -> None:
     click.echo(f"Size:         {entry.size}")
     click.echo(f"Queued:       {_when(entry.created)}")
     click.echo(f"Next attempt: {_when(entry.next_attempt)}  (attempts so far: {entry.attempts})")
-    if entry.params:
-        click.echo("Parameters:   " + " ".join(f"{k}={v}" for k, v in entry.params.items()))
+    if params := _esmtp_params(entry):
+        click.echo("Parameters:   " + " ".join(f"{k}={v}" for k, v in params.items()))
+    if SIGNATURE_PARAM in entry.params:
+        click.echo("DKIM:         signed before the first attempt; retries send that signature")
     for r in entry.recipients:
         click.echo(
             f"  <{r.address}> {r.state.value}" + (f": {r.last_error}" if r.last_error else "")
