@@ -264,7 +264,6 @@ class ImapDissector(Dissector):
 
     def _upgrade(self) -> None:
         self.upgraded = True
-        self.session.auth_mechanisms_offered = []
 
     def leftover(self, sender: str) -> tuple[bytes, int, int]:
         framer = self.framers[sender]

@@ -346,9 +346,9 @@ class SmtpDissector(Dissector):
             self.starttls_sent = False
 
     def _upgrade(self) -> None:
-        # RFC 3207 §4.2: the client discards what it knew, so does the analyzer.
+        # RFC 3207 §4.2: the rest of the connection is TLS; what the server offered in
+        # the clear stays on record (it is what the finding about AUTH names).
         self.upgraded = True
-        self.session.auth_mechanisms_offered = []
 
     def resync(self, sender: str) -> None:
         if sender == CLIENT and self.mode in ("data", "bdat"):
