@@ -180,3 +180,13 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         assert [m.subject for m in await store.search_messages(user.id, "needle")] == ["big one"]
     finally:
         await store.close()
+
+
+def test_html_preview_skips_scripts_and_styles() -> None:
+    raw = (
+        b"From: a@x\r\nContent-Type: text/html\r\n\r\n<head><title>T</title><style>p{}</style>"
+        b"</head><p>Hi &amp; bye</p><script>alert(1)</script>\r\n"
+    )
+    summary = summarize(raw)
+    assert summary.preview == "Hi & bye"
+    assert "alert" not in summary.body_text

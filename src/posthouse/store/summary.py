@@ -9,6 +9,7 @@ one summary per blob, so copies and moves share it.
 from __future__ import annotations
 
 import email.utils
+import html as html_lib
 import re
 from dataclasses import dataclass
 from email import policy
@@ -21,6 +22,8 @@ MAX_INDEXED_TEXT = 256 * 1024
 PREVIEW_LENGTH = 160
 _MSGID = re.compile(r"<[^<>\s]+>")
 _TAGS = re.compile(r"<[^>]*>")
+# Elements whose content is not text a reader sees (code, styles, metadata).
+_HIDDEN = re.compile(r"<(script|style|head|title)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
 
@@ -116,7 +119,10 @@ def text_and_attachments(msg: EmailMessage) -> tuple[str, bool]:
             plain.append(_part_text(part))
         elif ctype == "text/html":
             html.append(_part_text(part))
-    text = "\n".join(plain) if plain else _TAGS.sub(" ", "\n".join(html))
+    if plain:
+        text = "\n".join(plain)
+    else:
+        text = html_lib.unescape(_TAGS.sub(" ", _HIDDEN.sub(" ", "\n".join(html))))
     return text[:MAX_INDEXED_TEXT], has_attachment
 
 
