@@ -238,3 +238,46 @@ def test_admin_console_screenshot(page: Any, live: LiveServer) -> None:
     listeners = page.inner_text("#listeners")
     assert "https" in listeners and "imap" in listeners
     screenshot(page, "10-admin")
+
+
+def test_draft_is_saved_automatically(page: Any, live: LiveServer, tmp_path: Path) -> None:
+    subject = unique("Unfinished letter")
+    note = tmp_path / "note.txt"
+    note.write_text("attached note")
+    sign_in(page, live, "alice@example.test")
+    page.goto(live.url + "/compose")
+    page.fill("#to", "bob@example.test")
+    page.fill("#subject", subject)
+    page.fill("#body", "Half a thought")
+    page.set_input_files("#files", str(note))
+    page.dispatch_event("#compose-form", "posthouse:autosave")
+    page.wait_for_selector("#autosave-status:has-text('Draft saved')")
+    assert page.input_value("#draft-ref") != ""
+    assert page.is_visible("fieldset.carried")  # the attachment now lives in the draft
+    client = imap(live, "alice@example.test", USERS["alice@example.test"])
+    try:
+        client.select("Drafts")
+        status, found = client.search(None, "SUBJECT", f'"{subject}"')
+        assert status == "OK" and len(found[0].split()) == 1
+        status, data = client.fetch(found[0].split()[0], "(FLAGS BODY.PEEK[])")
+        assert b"\\Draft" in data[0][0] and b"note.txt" in data[0][1]
+    finally:
+        client.logout()
+    # Sending it removes the draft and keeps the attachment.
+    page.click("#send")
+    page.wait_for_url("**done=sent")
+    client = imap(live, "bob@example.test", USERS["bob@example.test"])
+    try:
+        client.select("INBOX")
+        status, found = client.search(None, "SUBJECT", f'"{subject}"')
+        status, data = client.fetch(found[0].split()[0], "(BODY.PEEK[])")
+        assert b'filename="note.txt"' in data[0][1]
+    finally:
+        client.logout()
+    client = imap(live, "alice@example.test", USERS["alice@example.test"])
+    try:
+        client.select("Drafts")
+        status, found = client.search(None, "SUBJECT", f'"{subject}"')
+        assert found[0].split() == []
+    finally:
+        client.logout()
