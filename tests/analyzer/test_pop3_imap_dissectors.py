@@ -213,3 +213,22 @@ def test_https_request_lines_inside_decrypted_tls_are_shown() -> None:
     http.feed("S", b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", 7, 3)
     shown = [(line.verb, line.argument, line.code) for line in session.lines]
     assert shown == [("GET", "/webmail/inbox", None), ("POST", "/login", None), (None, None, 302)]
+
+
+def test_imap_core_parsers_observe_and_note_what_they_refuse() -> None:
+    s = dissect(
+        [
+            ("S", b"* OK ready\r\n"),
+            ("C", b"a1 LOGIN alice secret\r\n"),
+            ("S", b"a1 OK done\r\n"),
+            ("C", b"a2 FETCH 1:* (BODY[]\r\n"),  # unbalanced parenthesis
+            ("S", b"a2 BAD syntax\r\n"),
+            ("C", b"a3 NOOP\r\n"),
+            ("S", b"a3 OK\r\n"),
+        ],
+        server_port=143,
+    )
+    notes = {line.text: line.note for line in s.lines}
+    assert "a strict server answers BAD" in notes["a2 FETCH 1:* (BODY[]"]
+    assert "strict" not in notes["a1 LOGIN alice secret"]
+    assert "strict" not in notes["a3 NOOP"]

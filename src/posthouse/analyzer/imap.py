@@ -2,9 +2,11 @@
 
 Both directions are framed by the IMAP core's `Framer`, so literals (`{n}`, `{n+}`,
 `~{n}`) are followed octet by octet and a line inside a FETCH literal is never taken
-for a response. The framed commands and responses are then read tolerantly here: the
-core's command parser refuses commands a real client may send, and a capture must be
-explained whatever it holds.
+for a response. The framed commands and responses are then read tolerantly here: a
+capture must be explained whatever it holds. Alongside, the core's own parsers run in
+observer role on the same bytes (`CommandParser` for the client, `ResponseParser` for
+the server, one command or response per frame), and what they refuse is noted on the
+line: "a strict server would answer BAD".
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from posthouse.analyzer.bytestream import clip, decode_text
 from posthouse.analyzer.dissector import Dissector, b64decode, shown
 from posthouse.analyzer.model import CLIENT, SERVER, Credential, Line, Message, Session
 from posthouse.analyzer.sasl_view import SaslExchange
+from posthouse.proto.imap import events as imap_events
+from posthouse.proto.imap.client import ResponseParser
+from posthouse.proto.imap.errors import RemoteProtocolError as ImapRemoteError
 from posthouse.proto.imap.framing import Frame, Framer, PendingLiteral, Refused
+from posthouse.proto.imap.response import Tagged
+from posthouse.proto.imap.server import CommandParser
 
 _TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)"|(\{[0-9]+\+?\})|([^ ()]+)')
 # The fetch item a literal belongs to (RFC 9051 §7.5.2): BODY[section]<origin>, RFC822...
@@ -59,6 +66,7 @@ class ImapDissector(Dissector):
         self.starttls_tag: str | None = None
         self.greeted = after_tls or session.mid_stream
         self.start: dict[str, tuple[int, int] | None] = {CLIENT: None, SERVER: None}
+        self.cores: _Cores | None = _Cores()
         self.mark: dict[str, tuple[int, int]] = {CLIENT: (0, 0), SERVER: (0, 0)}
 
     def feed(self, sender: str, data: bytes, frame: int, time_ns: int) -> None:
@@ -70,6 +78,8 @@ class ImapDissector(Dissector):
         self.mark[sender] = (frame, time_ns)
         framer.buffer += data
         if not self.upgraded:
+            if self.cores is not None:
+                self.cores.feed(sender, data)
             self._frames(sender)
 
     def _frames(self, sender: str) -> None:
@@ -111,6 +121,8 @@ class ImapDissector(Dissector):
 
     def _client(self, f: Frame, frame: int, ts: int) -> None:
         text = f.text
+        if self.idle_tag is not None or self.sasl_tag is not None:
+            self._core_verdict(CLIENT)  # DONE or a SASL line: keep the core in step
         if self.idle_tag is not None:
             self.add(Line(frame, ts, CLIENT, decode_text(text), "ends IDLE (RFC 2177)"))
             self.idle_tag = None
@@ -135,6 +147,9 @@ class ImapDissector(Dissector):
             args = args[1:]
         base = verb.split(" ")[-1]
         line = self.add(Line(frame, ts, CLIENT, _display(f), explain.IMAP_COMMANDS.get(base, "")))
+        refused = self._core_verdict(CLIENT)
+        if refused:
+            line.note = (line.note + "; " if line.note else "") + refused
         line.tag, line.verb = tag, verb
         line.argument = " ".join(args)
         pending = _Pending(verb, line)
@@ -150,6 +165,8 @@ class ImapDissector(Dissector):
             self.sasl = SaslExchange("IMAP", args[0], frame)
             self.session.auth_mechanism = args[0].upper()
             self.sasl_tag = tag
+            if self.cores is not None and len(args) == 1:
+                self.cores.commands.expect_sasl_response(tag)
             if len(args) > 1:
                 # RFC 4959: SASL-IR initial response.
                 initial = args[1]
@@ -159,6 +176,8 @@ class ImapDissector(Dissector):
                 self._register()
         elif verb == "IDLE":
             self.idle_tag = tag
+            if self.cores is not None:
+                self.cores.commands.start_idle(tag)
         elif verb == "STARTTLS":
             self.starttls_tag = tag
         elif verb == "APPEND" and f.literals:
@@ -180,10 +199,16 @@ class ImapDissector(Dissector):
     def _server(self, f: Frame, frame: int, ts: int) -> None:
         text = f.text
         line = self.add(Line(frame, ts, SERVER, _display(f), "", "reply"))
+        refused = self._core_verdict(SERVER)
+        if refused:
+            line.note = refused
+            line.kind = "reply"
         if text[:1] == b"+":
             # RFC 9051 §7.5: continuation request.
             line.status = "+"
             body = text[2:] if text[1:2] == b" " else text[1:]
+            if self.sasl_tag is not None and self.cores is not None:
+                self.cores.commands.expect_sasl_response(self.sasl_tag)
             if self.sasl_tag is not None and self.sasl is not None:
                 data = b64decode(decode_text(body))
                 if data is not None:
@@ -262,6 +287,18 @@ class ImapDissector(Dissector):
             elif item == b"RFC822" or (item.startswith(b"BODY[") and section == b""):
                 self.message(Message("FETCH", frame, data))
 
+    def _core_verdict(self, sender: str) -> str:
+        """The core parser's view of the frame just handled: "" if it accepts it."""
+        cores = self.cores
+        if cores is None:
+            return ""
+        try:
+            return cores.verdict(sender)
+        except Exception:
+            # Out of step (a gap, a command the core framed differently): stop asking.
+            self.cores = None
+            return ""
+
     def _upgrade(self) -> None:
         self.upgraded = True
 
@@ -274,6 +311,7 @@ class ImapDissector(Dissector):
 
     def gap(self, sender: str, missing: int, frame: int, time_ns: int) -> None:
         self.framers[sender] = _framer()
+        self.cores = None  # the core parsers cannot resynchronise on a line of their own
         self.note(frame, time_ns, f"[{missing} bytes missing from the capture]", "gap", sender)
         self.session.gaps += 1
 
@@ -327,3 +365,37 @@ def _display(f: Frame) -> str:
         prev = offset
     parts.append(decode_text(f.text[prev:]))
     return clip("".join(parts), 600)
+
+
+class _Cores:
+    """The IMAP core's parsers, observing: one verdict per frame the dissector framed."""
+
+    def __init__(self) -> None:
+        big = 1 << 34
+        self.commands = CommandParser(max_line=1 << 20, max_literal=big, max_command=1 << 40)
+        self.responses = ResponseParser(max_line=1 << 20, max_literal=big)
+
+    def feed(self, sender: str, data: bytes) -> None:
+        if sender == CLIENT:
+            self.commands.receive_data(data)
+        else:
+            self.responses.receive_data(data)
+
+    def verdict(self, sender: str) -> str:
+        if sender == SERVER:
+            try:
+                self.responses.next_response()
+            except ImapRemoteError as exc:
+                return f"not a valid IMAP response (RFC 9051 §9): {exc}"
+            return ""
+        while True:
+            event = self.commands.next_command()
+            if isinstance(event, imap_events.LiteralPending):
+                self.commands.accept_literal()  # the capture shows the client went on
+                continue
+            break
+        if isinstance(event, imap_events.BadCommand):
+            response = event.response
+            status = response.status if isinstance(response, Tagged) else response.name
+            return f"a strict server answers {status}: {response.text}"
+        return ""
