@@ -72,8 +72,18 @@ def flags_text(flags: Iterable[str]) -> str:
     return " " + " ".join(sorted(flags)) + " " if flags else " "
 
 
+_FLAG_SETS: dict[str, frozenset[str]] = {}
+
+
 def parse_flags(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+    """The flag set stored as `text`; a mailbox has few distinct ones, so each is
+    built once and shared (listing 50,000 messages parses no flag twice)."""
+    flags = _FLAG_SETS.get(text)
+    if flags is None:
+        flags = frozenset(text.split())
+        if len(_FLAG_SETS) < 10_000:
+            _FLAG_SETS[text] = flags
+    return flags
 
 
 # --- names --------------------------------------------------------------------
