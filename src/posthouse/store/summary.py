@@ -44,6 +44,13 @@ class Summary:
     body_text: str  # for the full-text index
 
 
+def _text(value: str) -> str:
+    """Raw 8-bit header octets come out of the parser as surrogate escapes, which
+    SQLite cannot store: read them as the UTF-8 they are (RFC 6532 §3), replacing
+    what is not."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
@@ -52,7 +59,7 @@ def _header(msg: EmailMessage, name: str) -> str:
         value = raw[0] if raw else None
     if value is None:
         return ""
-    return _SPACE.sub(" ", str(value)).strip()
+    return _SPACE.sub(" ", _text(str(value))).strip()
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
@@ -63,7 +70,7 @@ def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
             return pairs
         for a in getattr(header, "addresses", ()):
             spec = f"{a.username}@{a.domain}" if a.domain else a.username
-            pairs.append((str(a.display_name or ""), spec.lower()))
+            pairs.append((_text(str(a.display_name or "")), _text(spec.lower())))
     except Exception:
         return pairs
     return pairs
