@@ -288,9 +288,15 @@ def _append(r: Reader, tag: str) -> ev.Command:
         if r.peek() == b'"':
             date = r.date_time()
             r.sp()
-        if r.peek()[:1] not in (b"{", b"~"):
+        if r.peek_upper(b"UTF8"):
+            # RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")" (UTF8=ACCEPT)
+            r.expect(b"UTF8 (", "UTF8 (literal8)")
+            data, binary = r.literal(allow_literal8=True)
+            r.expect(b")", "')'")
+        elif r.peek()[:1] not in (b"{", b"~"):
             raise ParseError("APPEND needs the message as a literal")
-        data, binary = r.literal(allow_literal8=True)
+        else:
+            data, binary = r.literal(allow_literal8=True)
         messages.append(ev.AppendMessage(data, flags, date, binary))
     if not messages:
         raise ParseError("APPEND needs a message")
