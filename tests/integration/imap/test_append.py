@@ -55,6 +55,24 @@ def test_append_content_roundtrip(raw: Callable[..., RawImap]) -> None:
     )
 
 
+def test_append_utf8_data(raw: Callable[..., RawImap]) -> None:
+    """RFC 6855 §4: with UTF8=ACCEPT advertised, APPEND takes UTF8 (literal8) for a
+    message with UTF-8 headers (RFC 6532)."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    c.cmd("ENABLE UTF8=ACCEPT")
+    body = "Subject: héllo\r\nFrom: ü@example.test\r\n\r\nbody ü\r\n".encode()
+    r = c.cmd(f"APPEND {name} (\\Seen) UTF8 (~{{{len(body)}+}}\r\n".encode() + body + b")")
+    assert r.status == "OK", r
+    c.cmd(f"SELECT {name}")
+    r = c.cmd("FETCH 1 BODY.PEEK[]")
+    assert r.untagged[0].encode("utf-8", "surrogateescape").endswith(body + b")")
+    assert c.cmd(f"APPEND {name} UTF8 ({{1+}}\r\nx").status == "BAD"  # no ")"
+    still = c.cmd("NOOP")
+    assert still.status == "OK"
+
+
 def test_append_trycreate(raw: Callable[..., RawImap]) -> None:
     """RFC 9051 §6.3.12: a missing mailbox gives NO [TRYCREATE]."""
     c = raw()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import imaplib
 import poplib
+import smtplib
 from collections.abc import Callable
 
 from tests.integration.imap.conftest import ALICE, deliver, unique
@@ -68,3 +69,27 @@ def test_smtp_imap_move_pop3(imap_server: MailServer, login: Callable[..., imapl
     typ, data = second.fetch(number, "(FLAGS BODY.PEEK[TEXT])")
     assert b"\\Flagged" in data[0][0] and b"\\Seen" in data[0][0]
     assert data[0][1] == b"across protocols\r\n"
+
+
+def test_smtputf8_message_with_8bit_headers_reaches_imap(
+    imap_server: MailServer, login: Callable[..., imaplib.IMAP4]
+) -> None:
+    """RFC 6531/6532: a message with raw UTF-8 headers is accepted over SMTP and read
+    back unchanged over IMAP.  (Its summary once failed to store: 451 for every such
+    message.)"""
+    subject = f"héllo wörld {unique()}"
+    raw = (
+        f"From: Jürgen <jürgen@remote.test>\r\nTo: {ALICE}\r\nSubject: {subject}\r\n\r\ngrüße\r\n"
+    ).encode()
+    with smtplib.SMTP("127.0.0.1", imap_server.ports["smtp"], timeout=30) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("smtputf8")
+        smtp.sendmail(
+            "sender@remote.test", [ALICE], raw, mail_options=["SMTPUTF8", "BODY=8BITMIME"]
+        )
+    m = login()
+    m.select("INBOX")
+    _, data = m.fetch("1:*", "(BODY.PEEK[])")
+    bodies = [part[1] for part in data if isinstance(part, tuple)]
+    # The server prepends its trace headers; the rest is the message as sent.
+    assert any(body.endswith(raw) for body in bodies)
