@@ -7,10 +7,19 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from posthouse.analyzer.model import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Files above this size get a progress bar while they are read.
 PROGRESS_FROM = 8 * 1024 * 1024
@@ -79,7 +88,7 @@ def _analyze(
     err.print(f"wrote {out_dir / name}" + (f" and {count} messages" if messages and count else ""))
 
 
-def _render(reports: list, fmt: str) -> str | None:  # type: ignore[type-arg]
+def _render(reports: list[Report], fmt: str) -> str | None:
     if fmt == "json":
         from posthouse.analyzer.report_json import dumps
 
@@ -91,7 +100,9 @@ def _render(reports: list, fmt: str) -> str | None:  # type: ignore[type-arg]
     return None
 
 
-def _with_progress(path: str, overrides: dict, keylog: str | None, err: object):  # type: ignore[no-untyped-def, type-arg]
+def _with_progress(
+    path: str, overrides: dict[int, tuple[str, bool]], keylog: str | None, err: Console
+) -> Report:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from posthouse.analyzer.analysis import analyze_file
@@ -102,7 +113,7 @@ def _with_progress(path: str, overrides: dict, keylog: str | None, err: object):
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,  # type: ignore[arg-type]
+        console=err,
         transient=True,
     ) as bar:
         task = bar.add_task(f"reading {Path(path).name}", total=size)
@@ -139,7 +150,7 @@ _COMMON = [
 ]
 
 
-def _common(func):  # type: ignore[no-untyped-def]
+def _common(func: F) -> F:
     for option in reversed(_COMMON):
         func = option(func)
     return func

@@ -13,7 +13,7 @@ from posthouse.analyzer.messages import summarize, write_eml
 from posthouse.analyzer.model import Report
 from posthouse.analyzer.packets import IpFragment, TcpSegment, Undecodable, decode_frame
 from posthouse.analyzer.sessions import build_session
-from posthouse.analyzer.tcp import Reassembler
+from posthouse.analyzer.tcp import Connection, Reassembler
 from posthouse.analyzer.tls_layer import load_keylog
 
 Progress = Callable[[int, int], None]  # (bytes read so far, file size)
@@ -53,7 +53,7 @@ def analyze_file(
 
 def _read_with_progress(
     path: str | os.PathLike[str], overrides: dict[int, tuple[str, bool]], progress: Progress
-) -> tuple[list, str, int, list[str], bytes]:  # type: ignore[type-arg]
+) -> tuple[list[Connection], str, int, list[str], bytes]:
     size = os.path.getsize(path)
     reader = CaptureReader(path)
     reassembler = Reassembler(overrides.keys())

@@ -33,10 +33,9 @@ class Dissector:
     # -- input ------------------------------------------------------------------------
 
     def feed(self, sender: str, data: bytes, frame: int, time_ns: int) -> None:
-        if self.upgraded:
-            self.streams[sender].append(data, frame, time_ns)
-            return
         self.streams[sender].append(data, frame, time_ns)
+        if self.upgraded:
+            return  # kept for leftover(): the TLS layer takes it from here
         if sender == CLIENT:
             self.client_data()
         else:

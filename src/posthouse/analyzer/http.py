@@ -7,7 +7,7 @@ import re
 
 from posthouse.analyzer.bytestream import clip, decode_text
 from posthouse.analyzer.dissector import Dissector
-from posthouse.analyzer.model import CLIENT, SERVER, Line
+from posthouse.analyzer.model import CLIENT, SERVER, Line, Session
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version
 _REQUEST = re.compile(rb"([A-Z]+) (\S+) HTTP/1\.[01]\Z")
@@ -19,8 +19,8 @@ _LENGTH = re.compile(rb"content-length:\s*([0-9]+)", re.IGNORECASE)
 class HttpDissector(Dissector):
     protocol = "HTTP"
 
-    def __init__(self, session, **kw) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(session, **kw)
+    def __init__(self, session: Session, *, encrypted: bool = False, after_tls: bool = False):
+        super().__init__(session, encrypted=encrypted, after_tls=after_tls)
         self.state = {CLIENT: "start", SERVER: "start"}
         self.skip = {CLIENT: 0, SERVER: 0}
         self.length = {CLIENT: 0, SERVER: 0}

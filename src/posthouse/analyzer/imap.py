@@ -78,8 +78,11 @@ class ImapDissector(Dissector):
         self.mark[sender] = (frame, time_ns)
         framer.buffer += data
         if not self.upgraded:
-            if self.cores is not None:
-                self.cores.feed(sender, data)
+            if self.cores is not None and data:
+                try:
+                    self.cores.feed(sender, data)
+                except Exception:
+                    self.cores = None  # the observers must never stop the analysis
             self._frames(sender)
 
     def _frames(self, sender: str) -> None:

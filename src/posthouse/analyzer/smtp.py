@@ -142,12 +142,12 @@ class SmtpDissector(Dissector):
             self.body = bytearray()
             self.body_frame = (frame, ts)
         elif verb == "BDAT":
-            m = _BDAT.match(raw)
-            if m is None:
+            bdat = _BDAT.match(raw)
+            if bdat is None:
                 line.note = "BDAT without a valid size"
                 return
-            self.bdat_left = int(m.group(1))
-            self.bdat_last = m.group(2) is not None
+            self.bdat_left = int(bdat.group(1))
+            self.bdat_last = bdat.group(2) is not None
             line.note = f"chunk of {self.bdat_left} bytes follows" + (
                 ", the last one (RFC 3030 §2)" if self.bdat_last else " (RFC 3030 §2)"
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 from posthouse.analyzer.dissector import Dissector
-from posthouse.analyzer.model import CLIENT, SERVER, Credential, Line
+from posthouse.analyzer.model import CLIENT, SERVER, Credential, Line, Session
 
 _METHODS = {0: "no authentication", 1: "GSSAPI", 2: "username/password", 0xFF: "none acceptable"}
 _REPLIES = {
@@ -26,8 +26,8 @@ _REPLIES = {
 class SocksDissector(Dissector):
     protocol = "SOCKS"
 
-    def __init__(self, session, **kw) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(session, **kw)
+    def __init__(self, session: Session, *, encrypted: bool = False, after_tls: bool = False):
+        super().__init__(session, encrypted=encrypted, after_tls=after_tls)
         self.client_step = 0  # 0 greeting, 1 (auth), 2 request, 3 done
         self.server_step = 0  # 0 method, 1 (auth status), 2 reply, 3 done
         self.method: int | None = None
@@ -54,9 +54,7 @@ class SocksDissector(Dissector):
                         "client offers ways to authenticate to the proxy (RFC 1928 §3)",
                     )
                 )
-                self.client_step = 1 if self.method in (None, 2) else 2
-                if self.method is None:
-                    self.client_step = 1
+                self.client_step = 1  # a username/password sub-negotiation may follow
             elif self.client_step == 1:
                 if buf[:1] != b"\x01":
                     self.client_step = 2

@@ -464,7 +464,8 @@ class Reassembler:
 
     def __init__(self, server_ports: Iterable[int] = ()) -> None:
         self.server_ports = frozenset(server_ports)
-        self._live: dict[tuple[Endpoint, Endpoint], _Tracker] = {}
+        # Keyed by the two (address, port) pairs in sorted order.
+        self._live: dict[tuple[tuple[str, int], tuple[str, int]], _Tracker] = {}
         self._done: list[Connection] = []
         self._count = 0
 

@@ -281,12 +281,12 @@ def describe(event: Any) -> tuple[str, str]:
                 kx = f"key exchange {_name(group)}" if group else "key exchange by key_share"
                 text += f" ({suite.cipher} / {suite.hash}; {kx})"
             else:
-                parts = [
-                    getattr(suite, a, None)
+                pieces = [
+                    str(getattr(suite, a, "") or "")
                     for a in ("key_exchange", "authentication", "cipher", "hash")
                 ]
-                if all(parts):
-                    text += " (" + " / ".join(map(str, parts)) + ")"
+                if all(pieces):
+                    text += " (" + " / ".join(pieces) + ")"
         return text, "server chooses the version and the cipher suite"
     if name == "Certificate":
         certs = _certificates(event)
