@@ -126,6 +126,20 @@ async def test_accept_summarises(store: Store, user: User, inbox: Mailbox) -> No
     assert len(await store.search_messages(user.id, "unique")) == 1
 
 
+async def test_unread_counts_follow_flag_changes(store: Store, user: User, inbox: Mailbox) -> None:
+    for n in range(5):
+        await store.append(inbox.id, mail(f"m{n}"))
+    await store.store_flags(inbox.id, [1, 2], ["\\Seen"], FlagMode.ADD)
+    assert (await store.mailbox_counts(user.id))[inbox.id] == (5, 3)
+    await store.store_flags(inbox.id, [1], ["\\Seen"], FlagMode.REMOVE)
+    await store.store_flags(inbox.id, [5], ["\\Seen", "\\Flagged"], FlagMode.SET)
+    assert (await store.mailbox_counts(user.id))[inbox.id] == (5, 3)
+    await store.expunge(inbox.id, [3])
+    assert (await store.mailbox_counts(user.id))[inbox.id] == (4, 2)
+    page = await store.list_summaries(inbox.id, unseen_only=True)
+    assert [m.record.uid for m in page.items] == [4, 1] and page.total == 2
+
+
 async def test_counts_and_recipients(store: Store, user: User, inbox: Mailbox) -> None:
     await store.append(inbox.id, mail("one"))
     await store.append(inbox.id, mail("two"), flags=["\\Seen"])
@@ -167,6 +181,7 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         "DROP TABLE message_text",
         "DROP TABLE summaries",
         "DROP TABLE web_sessions",
+        "DROP INDEX messages_unseen",
         "PRAGMA user_version = 1",
     ):
         conn.execute(statement)

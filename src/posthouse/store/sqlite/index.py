@@ -191,7 +191,9 @@ class SummaryIndex:
             )
             items = tuple(_summary(row[:-1], row[-1]) for row in rows)
         else:
-            total_row = self._row(f"SELECT count(*) FROM {_JOIN} WHERE {where}", (mailbox_id,))
+            # The count needs no summary: messages' (mailbox_id, uid) index answers it.
+            count = f"SELECT count(*) FROM messages AS m WHERE {where}"
+            total_row = self._row(count, (mailbox_id,))
             order = _ORDER[SortKey(sort)]
             tiebreak = "" if sort is SortKey.ARRIVAL else f", m.uid {direction}"
             rows = self._rows(
@@ -248,10 +250,13 @@ class SummaryIndex:
         return [_summary(row) for row in rows]
 
     async def mailbox_counts(self, user_id: int) -> dict[int, tuple[int, int]]:
+        # Totals walk the (mailbox_id, uid) index; unread counts the partial index
+        # messages_unseen (schema version 3), so neither reads a message row.
         rows = self._rows(
-            f"SELECT b.id, count(m.id), coalesce(sum({_NOT_SEEN}), 0)"
-            " FROM mailboxes AS b LEFT JOIN messages AS m ON m.mailbox_id = b.id"
-            " WHERE b.user_id = ? GROUP BY b.id",
+            "SELECT b.id,"
+            " (SELECT count(*) FROM messages AS m WHERE m.mailbox_id = b.id),"
+            f" (SELECT count(*) FROM messages AS m WHERE m.mailbox_id = b.id AND {_NOT_SEEN})"
+            " FROM mailboxes AS b WHERE b.user_id = ?",
             (user_id,),
         )
         return {row[0]: (int(row[1]), int(row[2])) for row in rows}
