@@ -921,3 +921,56 @@ def test_snail_search_print_flag_delete(server: MailServer, user: str, tmp_path:
     stored = stored_messages(server.dir, user)[1].decode().replace("\r\n", "\n")
     header, body = stored.split("\n\n", 1)
     assert header[header.index("From: ") :] + "\nStatus: RO\n\n" + body in p.stdout
+
+
+def test_imapclient_append_bodystructure_condstore_uid_expunge(
+    server: MailServer, user: str
+) -> None:
+    token = uuid.uuid4().hex[:8]
+    multipart = (
+        f"From: <{user}>\r\nTo: <{user}>\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9Fe?= {token}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+        '--b1\r\nContent-Type: application/octet-stream; name="a.bin"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b1--\r\n"
+    ).encode()
+    client = IMAPClient("127.0.0.1", port=server.ports["imaps"], ssl_context=tls_context(server))
+    try:
+        client.login(user, PASSWORD)
+        (identity,) = client.id_({"name": "imapclient"})  # (key value ...)
+        assert dict(zip(identity[::2], identity[1::2], strict=True))[b"name"] == b"posthouse"
+        assert client.namespace().personal == (("", "/"),)
+        assert client.enable("CONDSTORE") == [b"CONDSTORE"]
+        reply = client.append("INBOX", multipart, flags=[b"\\Draft"], msg_time=None)
+        assert re.match(rb"\[APPENDUID \d+ 1\]", reply), reply
+        deliver(server, user, f"plain {token}")
+        status = client.folder_status("INBOX", ["MESSAGES", "UIDNEXT", "UNSEEN"])
+        assert status == {b"MESSAGES": 2, b"UIDNEXT": 3, b"UNSEEN": 2}
+        selected = client.select_folder("INBOX")
+        modseq = selected[b"HIGHESTMODSEQ"]
+        data = client.fetch([1], ["BODYSTRUCTURE", "RFC822.SIZE", "INTERNALDATE"])[1]
+        assert data[b"RFC822.SIZE"] == len(multipart)
+        body = data[b"BODYSTRUCTURE"]
+        assert body.is_multipart and body[1] == b"mixed"
+        text, attachment = body[0]
+        assert text[:2] == (b"text", b"plain") and attachment[:2] == (
+            b"application",
+            b"octet-stream",
+        )
+        assert client.fetch([1], ["BODY.PEEK[2]"])[1][b"BODY[2]"] == b"AAEC"
+        # SEARCH CHARSET UTF-8 matches the decoded subject.
+        assert client.search(["SUBJECT", f"grüße {token}"], charset="UTF-8") == [1]
+
+        client.add_flags([2], [b"\\Seen"])
+        changed = client.fetch([1, 2], ["FLAGS"], modifiers=[f"CHANGEDSINCE {modseq}"])
+        assert list(changed) == [2] and changed[2][b"FLAGS"] == (b"\\Seen",)
+        assert changed[2][b"MODSEQ"][0] > modseq
+
+        client.delete_messages([1, 2])
+        client.uid_expunge([1])  # UID EXPUNGE (UIDPLUS): only UID 1 goes
+        assert subjects(server, user) == [f"plain {token}"]
+        assert flags_by_subject(server, user) == {f"plain {token}": {"\\Seen", "\\Deleted"}}
+        client.unselect_folder()
+    finally:
+        client.logout()
