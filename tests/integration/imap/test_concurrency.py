@@ -5,6 +5,7 @@ never reused."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -291,3 +292,63 @@ def test_uids_not_reused_after_restart(tmp_path: Path, imap_template: Path) -> N
         c.close()
     finally:
         server.stop()
+
+
+def test_parallel_appends_across_processes(two_workers: MailServer) -> None:
+    """Many sessions (spread over both workers) append at once: every APPENDUID is
+    distinct, the count adds up, and a watching session hears of all of them."""
+    clients: list[RawImap] = []
+    try:
+        setup = connect(two_workers, clients)
+        name = unique("parallel")
+        setup.cmd(f"CREATE {name}")
+        watcher = connect(two_workers, clients)
+        watcher.cmd(f"SELECT {name}")
+        tag = watcher.idle_start()
+        writers = [connect(two_workers, clients) for _ in range(6)]
+
+        def append_many(c: RawImap) -> list[int]:
+            uids = []
+            for i in range(15):
+                r = c.append(name, message(f"parallel {i}"))
+                assert r.status == "OK", r
+                uids.append(int((r.code or "").split()[-1]))
+            return uids
+
+        with concurrent.futures.ThreadPoolExecutor(len(writers)) as pool:
+            results = list(pool.map(append_many, writers))
+        every = [u for uids in results for u in uids]
+        assert len(set(every)) == len(every) == 90
+        assert sorted(every) == list(range(1, 91))
+        deadline = time.monotonic() + 5
+        seen = 0
+        while seen < 90 and time.monotonic() < deadline:
+            line, _ = watcher.wait_for(r"\* \d+ EXISTS", timeout=5)
+            seen = int(line.split()[1])
+        assert seen == 90
+        watcher.idle_done(tag)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_racing_moves_of_the_same_messages(two_workers: MailServer) -> None:
+    """Two sessions MOVE the same messages at the same moment: each message lands in
+    the target exactly once."""
+    clients: list[RawImap] = []
+    try:
+        a = connect(two_workers, clients)
+        b = connect(two_workers, clients)
+        name = fill(a, 20)
+        target = unique("target")
+        a.cmd(f"CREATE {target}")
+        b.cmd(f"SELECT {name}")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(lambda c: c.cmd(f"UID MOVE 1:* {target}"), (a, b)))
+        assert all(r.status == "OK" for r in replies), replies
+        status = a.cmd(f"STATUS {target} (MESSAGES)").untagged[0]
+        assert status.endswith("(MESSAGES 20)"), status
+        assert a.cmd(f"STATUS {name} (MESSAGES)").untagged[0].endswith("(MESSAGES 0)")
+    finally:
+        for c in clients:
+            c.close()
