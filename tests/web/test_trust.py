@@ -67,3 +67,17 @@ def test_organizational_domain() -> None:
     assert organizational_domain("mail.bank.co.uk") == "bank.co.uk"
     assert aligned("mail.bank.example", "bank.example")
     assert not aligned("bank.example.evil.example", "bank.example")
+
+
+def test_the_servers_own_verdict_is_shown() -> None:
+    raw = b"From: Bank <news@bank.example>\r\n\r\nx\r\n"
+    meta = {
+        "smtp": {"remote_ip": "192.0.2.1", "sender": "x@other.example", "authenticated": None},
+        "auth": {"forged": True, "forged_reason": "DMARC policy of bank.example: reject"},
+    }
+    trust = assess(parse(raw), meta, hostname=HOST, local_domains=set())
+    assert trust.warnings == [
+        "The server's sender checks failed for this From: DMARC policy of bank.example: reject."
+    ]
+    meta["auth"] = {"forged": False}
+    assert assess(parse(raw), meta, hostname=HOST, local_domains=set()).warnings == []

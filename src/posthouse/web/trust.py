@@ -136,11 +136,15 @@ def assess(
         transcript=[str(line) for line in smtp.get("transcript", [])],
         received=[" ".join(str(v).split()) for v in msg.get_all("received", []) or []],
     )
-    trust.warnings = _warnings(trust, local_domains)
+    checked = meta.get("auth") or {}  # the SMTP server's own SPF/DKIM/DMARC verdict
+    trust.warnings = _warnings(trust, local_domains, server_checked=bool(checked))
+    if checked.get("forged") and not trust.authenticated:
+        reason = str(checked.get("forged_reason") or "no aligned SPF or DKIM pass")
+        trust.warnings.insert(0, f"The server's sender checks failed for this From: {reason}.")
     return trust
 
 
-def _warnings(t: Trust, local_domains: set[str]) -> list[str]:
+def _warnings(t: Trust, local_domains: set[str], *, server_checked: bool = False) -> list[str]:
     warnings: list[str] = []
     from_domain = _domain(t.from_addr)
     if t.authenticated:
@@ -159,7 +163,8 @@ def _warnings(t: Trust, local_domains: set[str]) -> list[str]:
     ]
     dkim_aligned = any(aligned(d, from_domain) for d in passing_dkim)
     if (
-        from_domain
+        not server_checked  # then the server's DMARC-style verdict decides, above
+        and from_domain
         and t.mailed_by
         and not aligned(t.mailed_by, from_domain)
         and not dkim_aligned
