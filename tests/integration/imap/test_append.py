@@ -151,3 +151,11 @@ def test_append_to_selected_mailbox_announces_exists(raw: Callable[..., RawImap]
     c.cmd(f"SELECT {name}")
     r = c.append(name, message())
     assert "* 1 EXISTS" in r.untagged
+
+
+def test_append_not_authenticated(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §6.3.12: APPEND needs the authenticated state; a small literal is read
+    and the command refused."""
+    c = raw(None)
+    assert c.cmd("APPEND INBOX {5+}\r\nhello").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

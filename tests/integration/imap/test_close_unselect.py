@@ -52,3 +52,11 @@ def test_close_with_argument(raw: Callable[..., RawImap]) -> None:
     fill(c, 1)
     assert c.cmd("CLOSE now").status == "BAD"
     assert c.cmd("FETCH 1 FLAGS").status == "OK"  # still selected
+
+
+def test_check(raw: Callable[..., RawImap]) -> None:
+    """RFC 3501 §6.4.1: CHECK is a NOOP-like checkpoint in the selected state."""
+    c = raw()
+    assert c.cmd("CHECK").status == "BAD"
+    fill(c, 1)
+    assert c.cmd("CHECK").status == "OK"

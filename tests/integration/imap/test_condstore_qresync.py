@@ -162,3 +162,10 @@ def test_condstore_bad_arguments(raw: Callable[..., RawImap]) -> None:
     assert c.cmd("FETCH 1 FLAGS (CHANGEDSINCE x)").status == "BAD"
     assert c.cmd("STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_condstore_not_selected(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    assert c.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE 1)").status == "BAD"
+    assert c.cmd("STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

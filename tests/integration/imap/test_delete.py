@@ -61,3 +61,9 @@ def test_delete_bad_arguments(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("DELETE").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_delete_not_authenticated(raw: Callable[..., RawImap]) -> None:
+    c = raw(None)
+    assert c.cmd("DELETE INBOX").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

@@ -93,3 +93,9 @@ def test_rename_bad_arguments(raw: Callable[..., RawImap]) -> None:
     r = c.cmd(f"RENAME INBOX {unique()}/")
     assert r.status == "NO"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_rename_not_authenticated(raw: Callable[..., RawImap]) -> None:
+    c = raw(None)
+    assert c.cmd("RENAME a b").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

@@ -75,3 +75,9 @@ def test_starttls_after_login_is_bad(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("STARTTLS").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_starttls_with_argument_is_bad(raw: Callable[..., RawImap]) -> None:
+    c = raw(None)
+    assert c.cmd("STARTTLS now").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

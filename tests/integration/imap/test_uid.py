@@ -74,3 +74,10 @@ def test_uid_bad_arguments(raw: Callable[..., RawImap]) -> None:
     for bad in ("UID", "UID NOOP", "UID FETCH", "UID FETCH 1", "UID BOGUS 1", "UID FETCH 0 UID"):
         assert c.cmd(bad).status == "BAD", bad
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_uid_not_selected(raw: Callable[..., RawImap]) -> None:
+    c = raw()
+    for command in ("UID FETCH 1 FLAGS", "UID STORE 1 +FLAGS (\\Seen)", "UID SEARCH ALL"):
+        assert c.cmd(command).status == "BAD", command
+    assert raw(None).cmd("UID FETCH 1 FLAGS").status == "BAD"
