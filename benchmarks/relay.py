@@ -112,9 +112,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--size", type=int, default=10240)
     parser.add_argument("--no-dkim", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=20, help="alpha's connections to beta")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="posthouse-relay-bench-"))
-    pair = make_pair(root, dkim=not args.no_dkim, alpha_relay={"poll_interval": 0.2})
+    pair = make_pair(
+        root,
+        dkim=not args.no_dkim,
+        alpha_relay={"poll_interval": 0.2, "concurrency": args.concurrency},
+    )
     try:
         recipients = add_recipients(pair, args.recipients)
         for inst in (pair.alpha, pair.beta):
@@ -153,6 +158,7 @@ def main() -> None:
             "recipients": args.recipients,
             "size": args.size,
             "dkim": not args.no_dkim,
+            "concurrency": args.concurrency,
             "submit_seconds": round(submitted, 2),
             "submit_msgs_per_s": round(total / submitted, 1),
             "end_to_end_seconds": round(elapsed, 2),
