@@ -231,3 +231,23 @@ def test_header_from_differing_from_mail_from_is_a_finding() -> None:
     summarize(s.messages[0])
     kinds = [f.kind for f in session_findings(s)]
     assert "sender-mismatch" in kinds and "no-tls" in kinds and "auth-before-starttls" in kinds
+
+
+def test_end_of_data_split_across_segments_anywhere() -> None:
+    body = b"Subject: s\r\n\r\nline\r\n..x\r\n"
+    wire = body.replace(b"\r\n..", b"\r\n...", 0) + b".\r\nQUIT\r\n"
+    for cut in range(len(wire)):
+        for cut2 in range(cut, len(wire), 3):
+            s = dissect(
+                [
+                    GREETING,
+                    ("C", b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"),
+                    ("S", b"250 OK\r\n250 OK\r\n354 go\r\n"),
+                    ("C", wire[:cut]),
+                    ("C", wire[cut:cut2]),
+                    ("C", wire[cut2:]),
+                ]
+            )
+            (msg,) = s.messages
+            assert msg.raw == b"Subject: s\r\n\r\nline\r\n.x\r\n", (cut, cut2)
+            assert verbs(s)[-1] == "QUIT"

@@ -27,9 +27,6 @@ _ENHANCED = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})(?= |$)")
 _LOOSE_REPLY = re.compile(rb"([1-9][0-9]{2})([ -]|\Z)(.*)", re.DOTALL)
 _PATH = re.compile(r"<([^>]*)>")
 _BDAT = re.compile(rb"\s*BDAT\s+([0-9]+)(\s+LAST)?\s*$", re.IGNORECASE)
-# RFC 5321 §4.1.1.4: the content ends with a line holding one ".".
-_END = b"\n.\r\n"
-_END_LF = b"\n.\n"
 
 EHLO_KEYWORDS = {
     "PIPELINING": "client may send several commands without waiting (RFC 2920)",
@@ -210,19 +207,29 @@ class SmtpDissector(Dissector):
         elif buf[:2] == b".\n" and not self.body and stream.scanned == 0:
             end, size = 0, 2
         else:
-            start = max(0, stream.scanned - 4)
-            end = buf.find(_END, start)
-            size = 4
-            lf = buf.find(_END_LF, start, end if end >= 0 else len(buf))
-            if lf >= 0:
-                end, size = lf, 3
-            if end < 0:
-                stream.scanned = len(buf)
-                if len(buf) > 1 << 20:
-                    stream.move_into(self.body, len(buf) - 8)  # keep the tail for the search
-                return False
-            end += 1  # keep the LF that ends the last line
-            size -= 1
+            # RFC 5321 §4.1.1.4: the content ends with a line holding one ".". One search
+            # for LF "." (rare inside a message: such lines are stuffed), then a look at
+            # what follows: CRLF, or a bare LF from a sloppy client, ends the content.
+            pos = max(0, stream.scanned - 1)
+            while True:
+                found = buf.find(b"\n.", pos)
+                if found < 0 or found + 3 > len(buf):
+                    # Not found, or too close to the end to tell: look again from here.
+                    stream.scanned = len(buf) if found < 0 else found
+                    if found < 0 and len(buf) > 1 << 20:
+                        stream.move_into(self.body, len(buf) - 8)  # keep the tail
+                    return False
+                after = buf[found + 2 : found + 4]
+                if after == b"\r\n":
+                    end, size = found + 1, 3
+                    break
+                if after[:1] == b"\n":
+                    end, size = found + 1, 2
+                    break
+                if after == b"\r":
+                    stream.scanned = found  # CR seen, LF not yet: look again later
+                    return False
+                pos = found + 2
         if not self.body:
             self.body_frame = stream.where(0)
         stream.move_into(self.body, end)
