@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.imap.conftest import unique
+from tests.integration.imap.conftest import fill, unique
 from tests.integration.imap.rawimap import RawImap
 
 SIMPLE = (
@@ -167,3 +167,32 @@ def test_missing_part_is_empty(box: RawImap) -> None:
 def test_fetch_not_selected(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("FETCH 1 FLAGS").status == "BAD"
+
+
+def test_envelope_quoting_and_8bit(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §4.3: quotes and backslashes are escaped in quoted strings; 8-bit text
+    (RFC 6532 headers) goes in a literal; encoded words are passed as they are."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    quoted = b'From: "Q \\"x\\" y" <a@b.test>\r\nSubject: say "hi" \\ there\r\n\r\nx\r\n'
+    utf8 = "From: Jürgen <j@b.test>\r\nSubject: grüße\r\n\r\nx\r\n".encode()
+    for m in (quoted, utf8):
+        assert c.cmd(f"APPEND {name} {{{len(m)}+}}\r\n".encode() + m).status == "OK"
+    c.cmd(f"SELECT {name}")
+    r = c.cmd("FETCH 1:2 ENVELOPE")
+    assert r.untagged[0] == (
+        '* 1 FETCH (ENVELOPE (NIL "say \\"hi\\" \\\\ there" (("Q \\"x\\" y" NIL "a" "b.test")) '
+        '(("Q \\"x\\" y" NIL "a" "b.test")) (("Q \\"x\\" y" NIL "a" "b.test")) '
+        "NIL NIL NIL NIL NIL))"
+    )
+    assert r.untagged[1].startswith("* 2 FETCH (ENVELOPE (NIL {7}\r\ngrüße (({7}\r\nJürgen NIL")
+
+
+def test_fetch_star_in_empty_mailbox(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §9 (seq-number): "*" in an empty mailbox names no message; a sequence
+    number beyond the mailbox is BAD (UID FETCH 1:* is fine: test_uid)."""
+    c = raw()
+    fill(c, 0)
+    assert c.cmd("FETCH 1:* FLAGS").status == "BAD"
+    assert c.cmd("NOOP").status == "OK"

@@ -155,3 +155,26 @@ def test_search_bad_arguments(box: RawImap) -> None:
 def test_search_not_selected(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("SEARCH ALL").status == "BAD"
+
+
+def test_utf8_search_matches_raw_and_encoded_words(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §6.4.4: CHARSET UTF-8 strings match headers after RFC 2047 decoding,
+    and raw UTF-8 headers (RFC 6532) alike."""
+    c = raw()
+    name = unique()
+    c.cmd(f"CREATE {name}")
+    raw8 = "From: Jürgen <j@b.test>\r\nSubject: grüße\r\n\r\nx\r\n".encode()
+    encoded = (
+        b"Subject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\nFrom: =?iso-8859-1?q?J=FCrgen?= <j@b.test>"
+        b"\r\n\r\nx\r\n"
+    )
+    plain = b"Subject: gruesse\r\n\r\nx\r\n"
+    for m in (raw8, encoded, plain):
+        c.cmd(f"APPEND {name} {{{len(m)}+}}\r\n".encode() + m)
+    c.cmd(f"SELECT {name}")
+    word = "grüße".encode()
+    r = c.cmd(b"SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\n%s" % (len(word), word))
+    assert r.untagged == ["* SEARCH 1 2"]
+    who = "JÜRGEN".encode()
+    r = c.cmd(b"SEARCH CHARSET UTF-8 FROM {%d+}\r\n%s" % (len(who), who))
+    assert r.untagged == ["* SEARCH 1 2"]
