@@ -383,3 +383,25 @@ async def test_notify_delay_gets_one_delay_notice(
     assert b"Action: delayed" in notices[0] and b"bob@beta.test" in notices[0]
     assert b"Status: 4.2.0" in notices[0]
     assert len(await store.list_queue()) == 2  # still trying
+
+
+async def test_null_mx_bounces_at_once(store: Store, scheduler_for: SchedulerFactory) -> None:
+    from posthouse.resolver import StaticResolver
+
+    dns = StaticResolver({"nomail.test": {"MX": [(0, ".")]}})
+    await enqueue(store, "x@nomail.test")
+    await scheduler_for(dns).run_once()
+    assert await store.list_queue() == []
+    [bounce] = await inbox(store)
+    assert b"Status: 5.1.10" in bounce and b"null MX" in bounce  # RFC 7505 §4.1
+
+
+async def test_mx_lookup_failure_defers(store: Store, scheduler_for: SchedulerFactory) -> None:
+    from posthouse.resolver import StaticResolver
+
+    dns = StaticResolver({"flaky.test": {"TEMPFAIL": True}})
+    queue_id = await enqueue(store, "x@flaky.test")
+    await scheduler_for(dns).run_once()
+    entry = await store.get_queue_entry(queue_id)
+    assert entry is not None and entry.recipients[0].state is RecipientState.PENDING
+    assert await inbox(store) == []

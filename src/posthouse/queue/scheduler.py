@@ -150,7 +150,7 @@ class DeliveryScheduler:
 
     async def run_once(self) -> None:
         """Deliver everything due now and wait until those attempts are finished
-        (tests, `posthouse queue flush --now`)."""
+        (tests)."""
         await self._admit()
         if self._in_flight:
             self._drained.clear()
