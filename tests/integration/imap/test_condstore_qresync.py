@@ -169,3 +169,29 @@ def test_condstore_not_selected(raw: Callable[..., RawImap]) -> None:
     assert c.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE 1)").status == "BAD"
     assert c.cmd("STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\\Seen)").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_unchangedsince_between_two_sessions(raw: Callable[..., RawImap]) -> None:
+    """RFC 7162 §3.1.3: the conditional STORE is what lets two clients take turns: the
+    second one, working from the same mod-sequence, is refused with MODIFIED."""
+    a, b = raw(), raw()
+    name = fill(a, 1)
+    b.cmd(f"SELECT {name}")
+    (ms,) = modseqs(a.cmd("FETCH 1 (UID MODSEQ)").untagged).values()
+    r = a.cmd(f"STORE 1 (UNCHANGEDSINCE {ms}) +FLAGS ($Claimed)")
+    assert (r.status, r.code) == ("OK", None)
+    r = b.cmd(f"STORE 1 (UNCHANGEDSINCE {ms}) +FLAGS ($ClaimedByB)")
+    assert (r.status, r.code) == ("OK", "MODIFIED 1")
+    assert "$ClaimedByB" not in a.cmd("FETCH 1 FLAGS").untagged[-1]
+
+
+def test_qresync_vanished_on_noop(raw: Callable[..., RawImap]) -> None:
+    """RFC 7162 §3.2.10: with QRESYNC on, another session's expunge arrives as
+    VANISHED (not EARLIER) instead of EXPUNGE."""
+    a, b = raw(), raw()
+    name = fill(a, 3)
+    b.cmd("ENABLE QRESYNC")
+    b.cmd(f"SELECT {name}")
+    a.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    a.cmd("EXPUNGE")
+    assert b.cmd("NOOP").untagged == ["* VANISHED 2"]
