@@ -405,3 +405,45 @@ async def test_mx_lookup_failure_defers(store: Store, scheduler_for: SchedulerFa
     entry = await store.get_queue_entry(queue_id)
     assert entry is not None and entry.recipients[0].state is RecipientState.PENDING
     assert await inbox(store) == []
+
+
+async def test_next_mx_when_the_first_refuses(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory
+) -> None:
+    from posthouse.resolver import StaticResolver
+
+    dns = StaticResolver(
+        {
+            "beta.test": {"MX": [(10, "mx1.beta.test"), (20, "mx2.beta.test")]},
+            "mx1.beta.test": {"A": ["127.0.0.5"]},  # nothing listens there
+            "mx2.beta.test": {"A": ["127.0.0.1"]},
+        }
+    )
+    await enqueue(store, "bob@beta.test")
+    await scheduler_for(dns, port=peer.port).run_once()
+    assert [r.rcpts for r in peer.received] == [["bob@beta.test"]]
+    assert await store.list_queue() == []
+
+
+async def test_5xx_greeting_tries_the_next_mx(
+    store: Store, scheduler_for: SchedulerFactory
+) -> None:
+    from posthouse.resolver import StaticResolver
+
+    grumpy = await Peer(host="127.0.0.6", greeting="554 5.3.2 not now").start()
+    good = await Peer(host="127.0.0.7", port=grumpy.port).start()
+    try:
+        dns = StaticResolver(
+            {
+                "beta.test": {"MX": [(10, "mx1.beta.test"), (20, "mx2.beta.test")]},
+                "mx1.beta.test": {"A": ["127.0.0.6"]},
+                "mx2.beta.test": {"A": ["127.0.0.7"]},
+            }
+        )
+        await enqueue(store, "bob@beta.test")
+        await scheduler_for(dns, port=grumpy.port).run_once()
+        assert grumpy.connections == 1 and grumpy.received == []
+        assert len(good.received) == 1
+    finally:
+        await grumpy.stop()
+        await good.stop()
