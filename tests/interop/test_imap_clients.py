@@ -639,12 +639,19 @@ def test_neomutt_starttls_read_flag_idle(server: MailServer, user: str, tmp_path
         # Now a message arrives while neomutt waits in IDLE.
         deliver(server, user, f"neo three {token}")
         wait_screen(tm, f"neo three {token}", 20)
+        # Back in IDLE, then delete the second message and sync: neomutt sends DONE
+        # together with the commands that follow it.
+        time.sleep(2.5)
+        keys(tm, "l")
+        keys(tm, f"~s 'neo two {token}'", "Enter")
+        keys(tm, "d")
+        keys(tm, "$")
+        wait_until(lambda: f"neo two {token}" not in subjects(server, user), 15, "the expunge")
         keys(tm, "q")  # quit: the flag changes go to the server first
         wait_screen(tm, "NEOMUTT-EXIT=0", 20)
     flags = flags_by_subject(server, user)
     assert flags == {
         f"neo one {token}": {"\\Seen", "\\Flagged"},
-        f"neo two {token}": set(),
         f"neo three {token}": set(),
     }
     # neomutt's debug log: what it sent (level 2 or 5) and what it read.
@@ -662,6 +669,10 @@ def test_neomutt_starttls_read_flag_idle(server: MailServer, user: str, tmp_path
     assert sent[0] == "a0000 STARTTLS", sent
     assert sent[1] == "a0001 CAPABILITY" and sent[2].startswith("a0002 AUTHENTICATE PLAIN ")
     assert idle_exists, sent
+    # Delete and sync ended an IDLE: DONE, then the store and EXPUNGE.
+    deleted = next(i for i, c in enumerate(sent) if c.endswith("+FLAGS.SILENT (\\Deleted)"))
+    assert sent[deleted - 1] == "DONE" and "UID STORE" in sent[deleted], sent
+    assert any(c.endswith(" EXPUNGE") for c in sent[deleted:]), sent
     assert any(re.fullmatch(r"a\d{4} UID STORE \d+ \+FLAGS.SILENT \(\\Flagged\)", c) for c in sent)
 
 
