@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from posthouse.store.base import FlagMode, Mailbox, SortKey, SpecialUse, Store, User
@@ -58,10 +59,12 @@ def test_fts_query_quotes_everything() -> None:
 
 
 async def test_list_sort_and_page(store: Store, inbox: Mailbox) -> None:
-    samples = (("b", "zed", "Tue, 03"), ("a", "amy", "Sun, 01"), ("c", "max", "Mon, 02"))
+    samples = (("b", "zed", 3), ("a", "amy", 1), ("c", "max", 2))
     for subject, sender, day in samples:
-        date = f"{day} Mar 2026 1:00:00 +0000"
-        await store.append(inbox.id, mail(f"{subject}-subject", sender=f"{sender}@x", date=date))
+        received = datetime(2026, 3, day, 1, tzinfo=UTC)
+        await store.append(
+            inbox.id, mail(f"{subject}-subject", sender=f"{sender}@x"), internal_date=received
+        )
     page = await store.list_summaries(inbox.id, limit=2)
     assert page.total == 3
     assert [m.subject for m in page.items] == ["c-subject", "a-subject"]
@@ -71,6 +74,8 @@ async def test_list_sort_and_page(store: Store, inbox: Mailbox) -> None:
     assert [m.subject for m in by_date.items] == ["a-subject", "c-subject", "b-subject"]
     by_from = await store.list_summaries(inbox.id, sort=SortKey.FROM, descending=False)
     assert [m.from_addr for m in by_from.items] == ["amy@x", "max@x", "zed@x"]
+    by_size = await store.list_summaries(inbox.id, sort=SortKey.SIZE, descending=False)
+    assert [m.record.size for m in by_size.items] == sorted(m.record.size for m in by_size.items)
     by_subject = await store.list_summaries(inbox.id, sort=SortKey.SUBJECT, descending=True)
     assert by_subject.items[0].subject == "c-subject"
     await store.store_flags(inbox.id, [1, 2], ["\\Seen"], FlagMode.ADD)
@@ -182,6 +187,8 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         "DROP TABLE summaries",
         "DROP TABLE web_sessions",
         "DROP INDEX messages_unseen",
+        "DROP INDEX messages_received",
+        "DROP INDEX messages_size",
         "PRAGMA user_version = 1",
     ):
         conn.execute(statement)

@@ -251,7 +251,7 @@ class MessageSummary:
 
 class SortKey(enum.StrEnum):
     ARRIVAL = "arrival"  # UID order
-    DATE = "date"
+    DATE = "date"  # received (the internal date), not the Date: header
     FROM = "from"
     SUBJECT = "subject"
     SIZE = "size"

@@ -33,7 +33,9 @@ _JOIN = "messages AS m LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
 _NOT_SEEN = f"instr(m.flags, ' {SEEN} ') = 0"
 _ORDER: dict[SortKey, str] = {
     SortKey.ARRIVAL: "m.uid",
-    SortKey.DATE: "CASE WHEN s.date > 0 THEN s.date ELSE m.internal_date END",
+    # The date the message arrived (IMAP's internal date), as big webmails sort: it
+    # is indexed, and a sender cannot put a message on top with a Date in the future.
+    SortKey.DATE: "m.internal_date",
     SortKey.FROM: "lower(coalesce(nullif(s.from_name, ''), s.from_addr, ''))",
     SortKey.SUBJECT: "lower(coalesce(s.subject, ''))",
     SortKey.SIZE: "m.size",

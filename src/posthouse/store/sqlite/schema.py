@@ -269,8 +269,21 @@ def _to_v3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 4: a folder sorted by date received or by size reads one page of an index
+# instead of sorting every message.
+_V4 = """
+CREATE INDEX messages_received ON messages(mailbox_id, internal_date, uid);
+CREATE INDEX messages_size ON messages(mailbox_id, size, uid);
+"""
+
+
+def _to_v4(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V4):
+        conn.execute(statement)
+
+
 # MIGRATIONS[i] turns a version-i database into version i+1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
