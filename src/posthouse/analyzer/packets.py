@@ -117,11 +117,44 @@ class Undecodable:
 Decoded = TcpSegment | IpFragment | Undecodable | None
 
 
+# Ethernet + IPv4 without options + TCP, in one unpack (the fast path below): ethertype,
+# version/IHL, total length, flags/fragment offset, protocol, addresses, then the TCP
+# ports, sequence and acknowledgement numbers, data offset, flags and window.
+_ETH_IPV4_TCP = struct.Struct("!12xHBxH2xHxB2x4s4sHHIIBBH")
+
+
 def decode_frame(frame: Frame) -> Decoded:
     """Decode one frame. None means a well-formed packet that is simply not TCP over IP
     (ARP, UDP, an unknown link type...)."""
     data = frame.data
     lt = frame.link_type
+    if lt == LINKTYPE_ETHERNET and len(data) >= 54:
+        # The common case, decoded at once; anything unusual takes the general path.
+        (ethertype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags,
+         window) = _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
+        hlen = (doff >> 4) * 4
+        end = 14 + total
+        if (
+            ethertype == ETHERTYPE_IPV4
+            and vihl == 0x45
+            and not frag & 0x3FFF  # RFC 791 §3.1: neither MF nor a fragment offset
+            and proto == IPPROTO_TCP
+            and hlen >= 20
+            and 34 + hlen <= end <= len(data)
+        ):
+            return TcpSegment(
+                frame.number,
+                frame.timestamp_ns,
+                _ipv4_text(src),
+                _ipv4_text(dst),
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                window,
+                data[34 + hlen : end],
+            )
     if lt == LINKTYPE_ETHERNET:
         if len(data) < 14:
             return Undecodable(frame.number, "Ethernet header truncated")
