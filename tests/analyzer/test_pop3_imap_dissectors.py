@@ -119,10 +119,7 @@ def test_imap_login_literal_and_fetch_body() -> None:
             ("C", b"a3 UID FETCH 1 (BODY.PEEK[])\r\n"),
             (
                 "S",
-                b"* 1 FETCH (UID 7 BODY[] {"
-                + str(len(LITERAL)).encode()
-                + b"}\r\n"
-                + LITERAL[:20],
+                b"* 1 FETCH (UID 7 BODY[] {" + str(len(LITERAL)).encode() + b"}\r\n" + LITERAL[:20],
             ),
             ("S", LITERAL[20:] + b")\r\n"),
             ("S", b"a3 OK FETCH done\r\n"),
