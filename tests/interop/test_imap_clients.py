@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -432,47 +432,51 @@ def maildir_flags(path: Path) -> str:
     return path.name.rpartition(":2,")[2]
 
 
-def test_mbsync_two_way_sync_with_maildir(server: MailServer, user: str, tmp_path: Path) -> None:
-    mbsync = need("mbsync")
-    token = uuid.uuid4().hex[:8]
-    for n in range(12):
-        deliver(server, user, f"mb {n} {token}", f"body {n}\r\n")
-    stored = stored_messages(server.dir, user)
-    md = tmp_path / "Maildir"
-    md.mkdir()
-    rc = tmp_path / "mbsyncrc"
+def mbsync_runner(
+    server: MailServer, user: str, tmp: Path, md: Path, *settings: str
+) -> Callable[[], str]:
+    """Writes an mbsyncrc for one channel (Maildir `md` <-> the user's account, over
+    STARTTLS) and returns a function that runs one sync and returns its -Dn trace.
+    `settings` go to the account (PipelineDepth) or, for Patterns/Remove, the channel."""
+    account = [x for x in settings if not x.startswith(("Patterns", "Remove"))]
+    channel = [x for x in settings if x.startswith(("Patterns", "Remove"))]
+    rc = tmp / "mbsyncrc"
     # isync 1.4 checks the host name even for a certificate given in CertificateFile:
-    # connect by a name from the certificate that resolves to loopback.
-    rc.write_text(
-        "IMAPAccount interop\n"
-        "Host localhost\n"
-        f"Port {server.ports['imap']}\n"
-        f"User {user}\n"
-        f"Pass {PASSWORD}\n"
-        "SSLType STARTTLS\n"
-        f"CertificateFile {cert(server)}\n"
-        "AuthMechs PLAIN\n"
-        "Timeout 30\n"
-        "PipelineDepth 8\n"
-        "\n"
-        "IMAPStore remote\n"
-        "Account interop\n"
-        "\n"
-        "MaildirStore local\n"
-        f"Path {md}/\n"
-        f"Inbox {md}/INBOX\n"
-        "\n"
-        "Channel interop\n"
-        "Far :remote:\n"
-        "Near :local:\n"
-        "Patterns INBOX\n"
-        "Create Both\n"
-        "Expunge Both\n"
-        "Sync All\n"
-        "SyncState *\n"
-    )
+    # connect by a name from the certificate that resolves to loopback.  A blank line
+    # ends a section.
+    lines = [
+        "IMAPAccount interop",
+        "Host localhost",
+        f"Port {server.ports['imap']}",
+        f"User {user}",
+        f"Pass {PASSWORD}",
+        "SSLType STARTTLS",
+        f"CertificateFile {cert(server)}",
+        "AuthMechs PLAIN",
+        "Timeout 30",
+        *account,
+        "",
+        "IMAPStore remote",
+        "Account interop",
+        "",
+        "MaildirStore local",
+        f"Path {md}/",
+        f"Inbox {md}/INBOX",
+        "SubFolders Verbatim",
+        "",
+        "Channel interop",
+        "Far :remote:",
+        "Near :local:",
+        *channel,
+        "Create Both",
+        "Expunge Both",
+        "Sync All",
+        "SyncState *",
+    ]
+    rc.write_text("\n".join(lines) + "\n")
     rc.chmod(0o600)
-    log = tmp_path / "mbsync.log"
+    log = tmp / "mbsync.log"
+    mbsync = need("mbsync")
 
     def sync() -> str:
         p = run(mbsync, "-c", str(rc), "-Dn", "interop", timeout=120)
@@ -480,6 +484,19 @@ def test_mbsync_two_way_sync_with_maildir(server: MailServer, user: str, tmp_pat
             f.write(p.stdout + p.stderr)
         assert p.returncode == 0, p.stdout[-4000:] + p.stderr
         return p.stdout
+
+    return sync
+
+
+def test_mbsync_two_way_sync_with_maildir(server: MailServer, user: str, tmp_path: Path) -> None:
+    need("mbsync")
+    token = uuid.uuid4().hex[:8]
+    for n in range(12):
+        deliver(server, user, f"mb {n} {token}", f"body {n}\r\n")
+    stored = stored_messages(server.dir, user)
+    md = tmp_path / "Maildir"
+    md.mkdir()
+    sync = mbsync_runner(server, user, tmp_path, md, "PipelineDepth 8", "Patterns INBOX")
 
     inbox = md / "INBOX"
     # 1. The first run pulls every message.
@@ -977,3 +994,42 @@ def test_imapclient_append_bodystructure_condstore_uid_expunge(
         client.unselect_folder()
     finally:
         client.logout()
+
+
+def test_mbsync_unlimited_pipeline_create_and_remove_mailbox(
+    server: MailServer, user: str, tmp_path: Path
+) -> None:
+    token = uuid.uuid4().hex[:8]
+    for n in range(40):
+        deliver(server, user, f"many {n} {token}")
+    md = tmp_path / "Maildir"
+    md.mkdir()
+    # isync's default PipelineDepth is unlimited: every UID FETCH goes out at once.
+    sync = mbsync_runner(server, user, tmp_path, md, "Patterns *", "Remove Both")
+    out = sync()
+    in_flight = [int(n) for n in re.findall(r"\((\d+) in progress\) >>>", out)]
+    assert max(in_flight) >= 30, in_flight
+    assert len(maildir_files(md / "INBOX")) == 40
+    # Every special-use mailbox came down as a folder.
+    assert {"Drafts", "Junk", "Sent", "Trash"} <= {p.name for p in md.iterdir()}
+
+    # A new local folder with a message: CREATE, then APPEND on the server.
+    box = make_maildir(md / f"Projects-{token}")
+    (box / "new" / f"{int(time.time())}.1.interop").write_bytes(
+        f"Subject: in a new folder {token}\r\n\r\nhello\r\n".encode()
+    )
+    out = sync()
+    assert f'CREATE "Projects-{token}"' in out, out
+    assert subjects(server, user, f"Projects-{token}") == [f"in a new folder {token}"]
+
+    # Its message deleted and the folder removed here: expunged, then DELETE there.
+    for f in maildir_files(box).values():
+        f.unlink()
+    sync()
+    assert stored_messages(server.dir, user, f"Projects-{token}") == []
+    # With SyncState * the state lives in the folder: removing cur/ marks it deleted.
+    shutil.rmtree(box / "cur")
+    out = sync()
+    assert f'DELETE "Projects-{token}"' in out, out
+    with checker(server, user) as m:
+        assert not any(token.encode() in line for line in ok(m.list()))
