@@ -232,3 +232,36 @@ def test_https_requests_decrypted_with_a_key_log(tmp_path: Path) -> None:
     ]
     assert ("GET", "/inbox", None) in seen and (None, None, 200) in seen
     assert ("GET", "/missing", None) in seen and (None, None, 404) in seen
+
+
+def test_imap_login_and_fetch(server: MailServer, tmp_path: Path) -> None:
+    import imaplib
+
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
+        s.send_message(message("imap"), from_addr="someone@example.org", to_addrs=[BOB])
+    port = server.ports["imap"]
+    with capturing(tmp_path / "imap.pcapng", [port]) as path:
+        imap = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        imap.login(BOB, USERS[BOB])
+        imap.select("INBOX")
+        _typ, data = imap.search(None, "ALL")
+        last = data[0].split()[-1]
+        _typ, fetched = imap.fetch(last, "(BODY.PEEK[])")
+        imap.logout()
+    body = fetched[0][1]
+    report = analyze_file(path)
+    (session,) = only(report, port)
+    assert session.protocol == "IMAP"
+    assert {"LOGIN", "SELECT", "SEARCH", "FETCH", "LOGOUT"} <= {
+        line.verb for line in session.lines if line.verb
+    }
+    (cred,) = session.credentials
+    assert (cred.mechanism, cred.username, cred.password, cred.success) == (
+        "LOGIN",
+        BOB,
+        USERS[BOB],
+        True,
+    )
+    fetches = [m for m in session.messages if m.source == "FETCH"]
+    assert fetches and fetches[-1].raw == body and fetches[-1].subject == "Grüße imap"
+    assert not any("strict server" in line.note for line in session.lines)
