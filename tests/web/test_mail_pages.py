@@ -252,3 +252,22 @@ def test_original_shows_transport_and_transcript(site: Site) -> None:
     assert "&lt;credentials redacted&gt;" in original.text
     assert "1 Authentication-Results field(s) written by other hosts" in original.text
     assert "forged" not in original.text
+
+
+def test_mark_unread_from_the_message_goes_back_to_the_list(site: Site) -> None:
+    uid = site.deliver("alice@example.test", mail("read me"))
+    csrf = site.login("alice@example.test")
+    inbox = site.mailbox("alice@example.test")
+    site.client.get(f"/mail/{inbox}/{uid}")
+    response = site.client.post(
+        f"/mail/{inbox}/actions",
+        data={"csrf": csrf, "uid": str(uid), "action": "unread", "back": f"/mail/{inbox}/{uid}"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == f"/mail/{inbox}?done=updated"
+    record = site.run(site.store.get_message, inbox, uid)
+    assert "\\Seen" not in record.flags
+    no_target = site.client.post(
+        f"/mail/{inbox}/actions", data={"csrf": csrf, "uid": str(uid), "action": "move"}
+    )
+    assert no_target.status_code == 400

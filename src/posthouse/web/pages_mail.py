@@ -335,6 +335,8 @@ async def apply_action(
         await store.store_flags(mailbox.id, uids, flags, mode)
         return "updated"
     if action == "move":
+        if not target:
+            raise HTTPException(400, "Choose a folder to move to")
         destination = await own_mailbox(store, auth, target)
         if destination.id != mailbox.id:
             await store.move(mailbox.id, uids, destination.id)
@@ -363,8 +365,10 @@ async def actions(request: Request, auth: Auth) -> Response:
     if not uids:
         return RedirectResponse(back, status_code=303)
     done = await apply_action(request, auth, mailbox, uids, action, _int(data.get("target"), 0))
-    if action in ("move", "delete", "junk") and back.startswith(f"/mail/{mailbox.id}/"):
-        back = f"/mail/{mailbox.id}"  # the message shown has gone from this folder
+    if action in ("move", "delete", "junk", "unread") and back.startswith(f"/mail/{mailbox.id}/"):
+        # The message shown has left this folder, or showing it again would mark it
+        # read again: back to the list.
+        back = f"/mail/{mailbox.id}"
     separator = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{separator}done={done}", status_code=303)
 
