@@ -41,6 +41,7 @@ class Peer:
     data_reply: str = "354 go ahead"
     final_reply: str = "250 2.0.0 queued"
     close_mid_data: bool = False  # hang up after the first lines of content
+    max_transactions: int = 0  # hang up silently after this many (0: no limit)
     on_final: Callable[[Received], str | None] | None = None  # overrides final_reply
     received: list[Received] = field(default_factory=list)
     connections: int = 0
@@ -87,6 +88,7 @@ class Peer:
             await writer.drain()
             return
         tls = self.implicit_tls
+        done = 0
         user: str | None = None
         mail: tuple[str, str] | None = None
         rcpts: list[tuple[str, str]] = []
@@ -180,6 +182,10 @@ class Peer:
                     self.received.append(got)
                 send(reply)
                 mail, rcpts = None, []
+                done += 1
+                if self.max_transactions and done >= self.max_transactions:
+                    await writer.drain()
+                    return
             elif verb == "RSET":
                 mail, rcpts = None, []
                 send("250 2.0.0 reset")

@@ -447,3 +447,14 @@ async def test_5xx_greeting_tries_the_next_mx(
     finally:
         await grumpy.stop()
         await good.stop()
+
+
+async def test_dropped_cached_connection_is_redialled_not_deferred(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory
+) -> None:
+    peer.max_transactions = 1  # closes after each message, without a word
+    for _ in range(3):
+        await enqueue(store, "bob@beta.test")
+    await scheduler_for(routes=route(peer), concurrency=1).run_once()
+    assert len(peer.received) == 3
+    assert await store.list_queue() == []

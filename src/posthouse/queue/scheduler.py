@@ -52,6 +52,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _nothing_decided(result: TransactionResult) -> bool:
+    """Every recipient deferred without an SMTP reply: the connection failed under us."""
+    return all(r.outcome is Outcome.DEFERRED and not r.smtp_reply for r in result.results)
+
+
 def recipient_domain(address: str) -> str:
     """The domain to route: lower case, A-label (RFC 5890) when it can be encoded."""
     domain = address.rpartition("@")[2].strip().lower()
@@ -308,21 +313,22 @@ class DeliveryScheduler:
                         # fails the same way now, without dialling again.
                         self._unreachable(lane, job, e)
                         break
-                try:
-                    result = await send_transaction(
-                        conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
-                    )
-                except Exception:
-                    # A bug must not strand the entry: it stays queued and is tried again.
-                    log.exception("queue %d: delivery failed", job.attempt.entry.id)
-                    result = TransactionResult(
-                        [
-                            local_result(r.address, Outcome.DEFERRED, "4.3.0", "internal error")
-                            for r in job.recipients
-                        ],
-                        False,
-                    )
+                reused = conn.transactions > 0
+                result = await self._send(conn, job)
+                if reused and not result.reusable and _nothing_decided(result):
+                    # A cached connection the server dropped meanwhile (idle timeout,
+                    # a per-connection limit): once more on a fresh one before deferring.
+                    await conn.close(quit=False)
+                    conn = None
+                    try:
+                        conn = await dial(lane.route, self.resolver, self.options)
+                    except Exception:
+                        pass
+                    else:
+                        result = await self._send(conn, job)
                 self._finish(job, result.results)
+                if conn is None:
+                    continue
                 if not result.reusable or conn.transactions >= MAX_REUSE:
                     await conn.close(quit=result.reusable)
                     conn = None
@@ -334,6 +340,20 @@ class DeliveryScheduler:
                 # Jobs arrived while this worker was leaving.
                 lane.workers += 1
                 self._spawn(self._lane_worker(lane), f"queue-lane-{lane.route.key}")
+
+    async def _send(self, conn: OutboundConnection, job: _Job) -> TransactionResult:
+        try:
+            return await send_transaction(
+                conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
+            )
+        except Exception:
+            # A bug must not strand the entry: it stays queued and is tried again.
+            log.exception("queue %d: delivery failed", job.attempt.entry.id)
+            deferred = [
+                local_result(r.address, Outcome.DEFERRED, "4.3.0", "internal error")
+                for r in job.recipients
+            ]
+            return TransactionResult(deferred, False)
 
     def _unreachable(self, lane: _Lane, job: _Job, error: DialError) -> None:
         outcome = Outcome.FAILED if error.permanent else Outcome.DEFERRED
