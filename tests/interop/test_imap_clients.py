@@ -898,7 +898,8 @@ def test_snail_search_print_flag_delete(server: MailServer, user: str, tmp_path:
     for n in range(3):
         deliver(server, user, f"sn {n} {token}", f"the body of {n} {token}\r\n")
     quoted = urllib.parse.quote(user, safe="") + ":" + urllib.parse.quote(PASSWORD, safe="")
-    url = f"imap://{quoted}@localhost:{server.ports['imap']}/INBOX"
+    account = f"imap://{quoted}@localhost:{server.ports['imap']}"
+    url = f"{account}/INBOX"
     # -:/ loads no resource files; hold and keepsave leave read mail where it is.
     base = [
         snail,
@@ -910,6 +911,7 @@ def test_snail_search_print_flag_delete(server: MailServer, user: str, tmp_path:
         f"-SDEAD={tmp_path / 'dead.letter'}",
         "-Simap-use-starttls",
         f"-Stls-ca-file={cert(server)}",  # the host name localhost is checked too
+        f"-Sfolder={account}",  # +name = a mailbox of this account
     ]
     env = {**os.environ, "HOME": str(tmp_path)}
 
@@ -941,6 +943,15 @@ def test_snail_search_print_flag_delete(server: MailServer, user: str, tmp_path:
     stored = stored_messages(server.dir, user)[1].decode().replace("\r\n", "\n")
     header, body = stored.split("\n\n", 1)
     assert header[header.index("From: ") :] + "\nStatus: RO\n\n" + body in p.stdout
+
+    # copy and move to a folder that does not exist yet: APPEND is refused with
+    # [TRYCREATE], s-nail creates the folder and appends again.
+    p = run(*base, "-vv", "-#", "-f", url, input="copy 1 +Other\nmove 2 +Other\nquit\n", env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    sent = re.findall(r">>> T\d+ (.*)", p.stderr)
+    assert 'CREATE "Other"' in sent, sent
+    assert subjects(server, user) == [f"sn 0 {token}"]
+    assert subjects(server, user, "Other") == [f"sn 0 {token}", f"sn 1 {token}"]
 
 
 def test_imapclient_append_bodystructure_condstore_uid_expunge(
