@@ -115,7 +115,8 @@ async def start_server(
         for lc in config.listeners:
             make = PROTOCOL_HANDLERS.get(lc.protocol)
             if make is None:
-                log.info("listener %s: protocol not served yet, skipped", lc.name)
+                if lc.protocol not in ("https", "http"):  # the web app's, started below
+                    log.info("listener %s: protocol not served yet, skipped", lc.name)
                 continue
             if lc.tls == "implicit" and tls is None:
                 raise RuntimeError(f"listener {lc.name} needs TLS but no certificate is configured")
