@@ -281,3 +281,16 @@ def test_draft_is_saved_automatically(page: Any, live: LiveServer, tmp_path: Pat
         assert found[0].split() == []
     finally:
         client.logout()
+
+
+def test_address_suggestions_from_sent_mail(page: Any, live: LiveServer) -> None:
+    sign_in(page, live, "alice@example.test")
+    page.goto(live.url + "/compose")
+    page.fill("#to", "bob@example.test")
+    page.fill("#subject", unique("So you are suggested"))
+    page.click("#send")
+    page.wait_for_url("**done=sent")
+    page.goto(live.url + "/compose")
+    page.type("#to", "someone@far.example, bo")
+    option = page.wait_for_selector("#contacts option", state="attached")
+    assert option.get_attribute("value") == "someone@far.example, bob@example.test"
