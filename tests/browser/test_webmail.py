@@ -294,3 +294,34 @@ def test_address_suggestions_from_sent_mail(page: Any, live: LiveServer) -> None
     page.type("#to", "someone@far.example, bo")
     option = page.wait_for_selector("#contacts option", state="attached")
     assert option.get_attribute("value") == "someone@far.example, bob@example.test"
+
+
+UNLABELLED = """() => {
+  const missing = [];
+  for (const el of document.querySelectorAll("input, select, textarea, button, a[href]")) {
+    if (el.type === "hidden" || el.closest("[hidden]")) continue;
+    const name = (el.labels && el.labels.length ? el.labels[0].innerText : "")
+      || el.getAttribute("aria-label") || el.getAttribute("title")
+      || (el.tagName === "BUTTON" || el.tagName === "A" ? el.innerText : "");
+    if (!name.trim()) missing.push(el.outerHTML.slice(0, 120));
+  }
+  return missing;
+}"""
+
+
+def test_every_control_has_an_accessible_name(page: Any, live: LiveServer) -> None:
+    live.deliver("carol@remote.example", ["bob@example.test"], message("label check", "x",
+                                                                        to="bob@example.test"))
+    sign_in(page, live, "bob@example.test")
+    inbox_url = page.url
+    page.click("a.open:has-text('label check')")
+    message_url = page.url
+    for url in (inbox_url, message_url, "/compose", "/settings", "/folders", "/settings/clients",
+                "/search?q=label"):
+        page.goto(url if url.startswith("http") else live.url + url)
+        assert page.evaluate(UNLABELLED) == [], url
+        assert page.locator("main").count() == 1, url
+    # The first Tab reaches the skip link, which leads to the main content.
+    page.goto(inbox_url)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
