@@ -188,8 +188,12 @@ async def store(s: ImapSession, cmd: ev.Store) -> None:
         # This session's own change: the next sync must not report it back, which
         # would undo .SILENT (RFC 9051 §6.4.6).
         sel.echoed[record.uid] = record.modseq
-    for keyword in flags:
-        if not keyword.startswith("\\") and keyword not in sel.keywords:
+    # RFC 9051 §2.3.2: flags are case-insensitive, so "$label" after "$Label" is not
+    # new; and removing a keyword never defines one.
+    known = {k.lower() for k in sel.keywords}
+    for keyword in flags if cmd.mode is not StoreMode.REMOVE else ():
+        if not keyword.startswith("\\") and keyword.lower() not in known:
+            known.add(keyword.lower())
             sel.keywords.add(keyword)
             s.send(sel.flags_line()[0])  # RFC 9051 §7.3.5: a new keyword in * FLAGS
     if not cmd.silent:
