@@ -87,3 +87,18 @@ def test_store_bad_arguments(raw: Callable[..., RawImap]) -> None:
 def test_store_not_selected(raw: Callable[..., RawImap]) -> None:
     c = raw()
     assert c.cmd("STORE 1 +FLAGS (\\Seen)").status == "BAD"
+
+
+def test_keyword_case_and_removal_do_not_redefine(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §2.3.2: keywords are case-insensitive; "$label" after "$Label" is the
+    same keyword, and -FLAGS defines none.  (The * FLAGS list once grew a copy per
+    spelling, removals included.)"""
+    c = raw()
+    fill(c, 1)
+    r = c.cmd("STORE 1 +FLAGS ($Label)")
+    system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+    assert r.starting("* FLAGS") == [f"* FLAGS ({system} $Label)"]
+    r = c.cmd("STORE 1 +FLAGS ($label)")
+    assert r.untagged == ["* 1 FETCH (FLAGS ($Label))"]
+    r = c.cmd("STORE 1 -FLAGS ($LABEL $Never)")
+    assert r.untagged == ["* 1 FETCH (FLAGS ())"]
