@@ -332,12 +332,15 @@ class CurlImap:
         ]
         self.trace = tmp / "curl-trace.txt"
 
-    def run(self, *args: str, path: str = "/") -> subprocess.CompletedProcess[bytes]:
-        command = [*self.base, *args, "-v", "--stderr", str(self.trace), self.url + path]
+    def run(
+        self, *args: str, path: str = "/", extra_url: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        urls = [self.url + path] + ([self.url + extra_url] if extra_url else [])
+        command = [*self.base, *args, "-v", "--stderr", str(self.trace), *urls]
         return subprocess.run(command, capture_output=True, timeout=60)
 
-    def __call__(self, *args: str, path: str = "/") -> bytes:
-        p = self.run(*args, path=path)
+    def __call__(self, *args: str, path: str = "/", extra_url: str | None = None) -> bytes:
+        p = self.run(*args, path=path, extra_url=extra_url)
         trace = self.trace.read_text(errors="replace")
         assert p.returncode == 0, f"curl {args} {path} rc={p.returncode}\n{trace}"
         return p.stdout  # bytes: CRLF as received
@@ -1044,3 +1047,33 @@ def test_mbsync_unlimited_pipeline_create_and_remove_mailbox(
     assert f'DELETE "Projects-{token}"' in out, out
     with checker(server, user) as m:
         assert not any(token.encode() in line for line in ok(m.list()))
+
+
+def test_curl_plain_loopback_login_forms_reuse_large_append(
+    server: MailServer, user: str, tmp_path: Path
+) -> None:
+    token = uuid.uuid4().hex[:8]
+    deliver(server, user, f"reuse one {token}", "first\r\n")
+    deliver(server, user, f"reuse two {token}", "second\r\n")
+    curl = CurlImap(server, "imap", user, tmp_path)
+    curl.base.remove("--ssl-reqd")  # loopback: cleartext allowed
+    # Two URLs of one mailbox: one connection, one SELECT, two fetches.
+    both = curl(path="/INBOX/;MAILINDEX=1", extra_url="/INBOX/;MAILINDEX=2")
+    stored = stored_messages(server.dir, user)
+    assert both == stored[0] + stored[1]
+    sent = curl.sent()
+    assert "STARTTLS" not in sent
+    assert sent[-3:] == ["SELECT INBOX", "FETCH 1 BODY[]", "FETCH 2 BODY[]"], sent
+    # The SASL LOGIN mechanism.
+    assert curl("--login-options", "AUTH=LOGIN", path="/INBOX/;MAILINDEX=1") == stored[0]
+    # With SASL-IR the user name rides on the command; the password follows a "+".
+    assert curl.sent()[1].startswith("AUTHENTICATE LOGIN "), curl.sent()
+
+    # A large upload: a synchronizing literal of about 3 MB.
+    big = tmp_path / "big.eml"
+    line = b"0123456789" * 7 + b"\r\n"
+    payload = f"Subject: big {token}\r\n\r\n".encode() + line * 40_000
+    big.write_bytes(payload)
+    curl("-T", str(big), path="/INBOX")
+    assert stored_messages(server.dir, user)[-1] == payload
+    assert curl(path="/INBOX/;MAILINDEX=3") == payload
