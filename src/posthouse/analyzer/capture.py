@@ -15,6 +15,7 @@ not a capture at all.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 from collections.abc import Iterator
@@ -117,6 +118,19 @@ class _Section:
     interfaces: list[Interface] = field(default_factory=list)
 
 
+# Files from this size on are mapped rather than read: the frames are sliced out of the
+# page cache directly, without a first copy of the whole file.
+MAP_FROM = 1 << 20
+
+
+def _load(path: Path) -> bytes | mmap.mmap:
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < MAP_FROM:
+            return fh.read()
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 class CaptureReader:
     """Iterate over the frames of a pcap or pcapng capture.
 
@@ -127,6 +141,7 @@ class CaptureReader:
     """
 
     def __init__(self, source: bytes | bytearray | memoryview | str | os.PathLike[str]) -> None:
+        self._buf: bytes | mmap.mmap
         if isinstance(source, bytes | bytearray | memoryview):
             self._buf = bytes(source)
             self.name = "<bytes>"
@@ -134,7 +149,7 @@ class CaptureReader:
             path = Path(source)
             self.name = str(path)
             try:
-                self._buf = path.read_bytes()
+                self._buf = _load(path)
             except OSError as exc:
                 raise CaptureError(f"{path}: {exc.strerror or exc}") from exc
         self.warnings: list[str] = []

@@ -3,8 +3,9 @@ ever added; a change of meaning raises `schema`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import msgspec
 
 from posthouse.analyzer.model import Credential, Finding, Line, Message, Report, Session, TlsInfo
 
@@ -146,9 +147,9 @@ def report_dict(report: Report) -> dict[str, Any]:
 def dumps(reports: list[Report]) -> str:
     """One report as an object, several as {"schema": 1, "captures": [...]}."""
     if len(reports) == 1:
-        return json.dumps(report_dict(reports[0]), ensure_ascii=False, indent=1)
-    return json.dumps(
-        {"schema": SCHEMA, "captures": [report_dict(r) for r in reports]},
-        ensure_ascii=False,
-        indent=1,
-    )
+        document: dict[str, Any] = report_dict(reports[0])
+    else:
+        document = {"schema": SCHEMA, "captures": [report_dict(r) for r in reports]}
+    # msgspec writes UTF-8 as is (not \u escapes), like json.dumps(ensure_ascii=False),
+    # about ten times faster.
+    return msgspec.json.format(msgspec.json.encode(document), indent=1).decode()
