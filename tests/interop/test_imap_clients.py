@@ -304,9 +304,25 @@ def test_imapclient_tls_folders_fetch_flags_move_idle(server: MailServer, user: 
         client.idle()
         deliver(server, user, f"ic three {token}")
         responses = client.idle_check(timeout=15)
-        client.idle_done()
         assert (2, b"EXISTS") in responses, responses
+        # Another session flags the new message and expunges the old one: the idling
+        # client hears of both, the expunge by sequence number.
+        with checker(server, user) as other:
+            ok(other.select("INBOX"))
+            ok(other.store("2", "+FLAGS", "(\\Flagged)"))
+            ok(other.store("1", "+FLAGS", "(\\Deleted)"))
+            ok(other.expunge())
+        heard: list[Any] = []
+        deadline = time.monotonic() + 15
+        while (1, b"EXPUNGE") not in heard and time.monotonic() < deadline:
+            heard += client.idle_check(timeout=2)
+        client.idle_done()
+        fetches = [r for r in heard if r[:2] == (2, b"FETCH")]
+        assert fetches and b"\\Flagged" in fetches[-1][2][fetches[-1][2].index(b"FLAGS") + 1]
+        assert (1, b"EXPUNGE") in heard, heard
+        assert heard.index((1, b"EXPUNGE")) > heard.index(fetches[-1])
         assert client.search(["SUBJECT", f"ic three {token}"]) != []
+        assert client.search() == client.search(["SUBJECT", f"ic three {token}"])
     finally:
         client.logout()
 
