@@ -34,6 +34,7 @@ def copy_server(
     *,
     workers: int = 1,
     imap: dict[str, int | float] | None = None,
+    smtp: dict[str, int | float] | None = None,
 ) -> MailServer:
     """A fresh instance copied from `template`, on new free ports (not started)."""
     shutil.copytree(template, directory)
@@ -49,6 +50,7 @@ def copy_server(
         assert count == 1, name
     text = text.replace("\nworkers = 1\n", f"\nworkers = {workers}\n")
     text = _set_table(text, "imap", imap or {})
+    text = _set_table(text, "smtp", smtp or {})
     (directory / "posthouse.toml").write_text(text)
     return server
 

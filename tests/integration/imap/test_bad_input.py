@@ -5,6 +5,7 @@ mailboxes is ever reached, and only a run of errors ends the session."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -341,3 +342,33 @@ def test_garbage_flood_closes_without_harm(imap_server: MailServer) -> None:
         assert b"* BYE" in data
     finally:
         s.close()
+
+
+def test_connection_flood(tmp_path: Path, imap_template: Path) -> None:
+    """Past the listener's connection cap a new client gets "* BYE [UNAVAILABLE]" at
+    once (RFC 9051 §7.1.5) and the sessions already open keep working."""
+    server = copy_server(imap_template, tmp_path / "instance", smtp={"max_connections": 3}).start()
+    clients: list[RawImap] = []
+    try:
+        for _ in range(3):
+            clients.append(RawImap(server.ports["imap"]))
+        clients[0].login("alice@example.test", "alicepw-Secret1")
+        extra = RawImap(server.ports["imap"])
+        clients.append(extra)
+        assert extra.greeting.startswith("* BYE [UNAVAILABLE]"), extra.greeting
+        assert extra.closed()
+        still_works(clients[0])
+        clients[1].cmd("LOGOUT")
+        assert clients[1].closed()
+        deadline = time.monotonic() + 5
+        while True:
+            again = RawImap(server.ports["imap"])
+            clients.append(again)
+            if again.greeting.startswith("* OK") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert again.greeting.startswith("* OK")
+    finally:
+        for c in clients:
+            c.close()
+        server.stop()
