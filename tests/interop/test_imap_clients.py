@@ -623,36 +623,44 @@ def keys(command: list[str], *sequence: str) -> None:
     time.sleep(0.4)
 
 
+def neomutt_rc(server: MailServer, user: str, tmp: Path, *extra: str) -> Path:
+    """A muttrc for the user's account over STARTTLS; `extra` lines are added."""
+    rc = tmp / "muttrc"
+    (tmp / "Mail").mkdir(exist_ok=True)
+    # GnuTLS: certificate_file lists the certificates trusted as they are; the host
+    # name localhost is in the certificate and is checked.
+    lines = [
+        "set ssl_starttls=yes",
+        "set ssl_force_tls=yes",
+        f'set certificate_file="{cert(server)}"',
+        "set ssl_verify_host=yes",
+        f'set imap_user="{user}"',
+        f'set imap_pass="{PASSWORD}"',
+        'set imap_authenticators="plain"',
+        f'set folder="imap://localhost:{server.ports["imap"]}/"',
+        'set spoolfile="+INBOX"',
+        "set imap_idle=yes imap_check_subscribed=no imap_passive=yes",
+        "set mail_check=2 timeout=2",
+        'set header_cache="" message_cachedir=""',
+        'set record="" copy=no postpone=no',
+        "set delete=yes quit=yes move=no mark_old=no",
+        "set wait_key=no beep=no help=no",
+        "set sort=date-received",
+        'set index_format="%4C %Z %-20.20L %s"',
+        *extra,
+    ]
+    rc.write_text("\n".join(lines) + "\n")
+    rc.chmod(0o600)
+    return rc
+
+
 def test_neomutt_starttls_read_flag_idle(server: MailServer, user: str, tmp_path: Path) -> None:
     neomutt = need("neomutt")
     token = uuid.uuid4().hex[:8]
     deliver(server, user, f"neo one {token}", f"the body of one {token}\r\n")
     deliver(server, user, f"neo two {token}")
-    rc = tmp_path / "muttrc"
-    (tmp_path / "Mail").mkdir()
+    rc = neomutt_rc(server, user, tmp_path)
     debug = tmp_path / "neomutt.log"
-    # GnuTLS: certificate_file lists the certificates trusted as they are; the host
-    # name localhost is in the certificate and is checked.
-    rc.write_text(
-        "set ssl_starttls=yes\n"
-        "set ssl_force_tls=yes\n"
-        f'set certificate_file="{cert(server)}"\n'
-        "set ssl_verify_host=yes\n"
-        f'set imap_user="{user}"\n'
-        f'set imap_pass="{PASSWORD}"\n'
-        'set imap_authenticators="plain"\n'
-        f'set folder="imap://localhost:{server.ports["imap"]}/"\n'
-        'set spoolfile="+INBOX"\n'
-        "set imap_idle=yes imap_check_subscribed=no imap_passive=yes\n"
-        "set mail_check=2 timeout=2\n"
-        'set header_cache="" message_cachedir=""\n'
-        'set record="" copy=no postpone=no\n'
-        "set delete=yes quit=yes move=no mark_old=no\n"
-        "set wait_key=no beep=no help=no\n"
-        "set sort=date-received\n"
-        'set index_format="%4C %Z %-20.20L %s"\n'
-    )
-    rc.chmod(0o600)
     with tmux(tmp_path) as tm:
         shell = (
             f"HOME='{tmp_path}' TERM=xterm-256color {neomutt} -n -F '{rc}' "
@@ -1093,3 +1101,53 @@ def test_curl_plain_loopback_login_forms_reuse_large_append(
     curl("-T", str(big), path="/INBOX")
     assert stored_messages(server.dir, user)[-1] == payload
     assert curl(path="/INBOX/;MAILINDEX=3") == payload
+
+
+def test_neomutt_header_cache_qresync_reopen(server: MailServer, user: str, tmp_path: Path) -> None:
+    """neomutt with a header cache and QRESYNC: on reopening it asks only for what
+    changed (UID FETCH ... (CHANGEDSINCE m VANISHED)) and must show the mailbox as it
+    is now."""
+    neomutt = need("neomutt")
+    token = uuid.uuid4().hex[:8]
+    for n in range(4):
+        deliver(server, user, f"hc {n} {token}")
+    (tmp_path / "hcache").mkdir()
+    rc = neomutt_rc(
+        server,
+        user,
+        tmp_path,
+        f'set header_cache="{tmp_path / "hcache"}/"',
+        "set imap_condstore=yes imap_qresync=yes",
+    )
+
+    def session(number: int) -> str:
+        log = tmp_path / f"neomutt{number}.log"
+        with tmux(tmp_path) as tm:
+            shell = (
+                f"HOME='{tmp_path}' TERM=xterm-256color {neomutt} -n -F '{rc}' "
+                f"-d 5 -l '{log}' -f '+INBOX'; echo NEOMUTT-EXIT=$?; sleep 30"
+            )
+            assert run(*tm, "new", "-d", "-s", "nm", "-x", "200", "-y", "40", shell).returncode == 0
+            screen = wait_screen(tm, r"Msgs:\d+")
+            keys(tm, "q")
+            wait_screen(tm, "NEOMUTT-EXIT=0", 20)
+        return screen + Path(f"{log}0").read_text(errors="replace")
+
+    first = session(1)
+    assert "Msgs:4 New:4" in first
+    # Meanwhile, elsewhere: one message flagged, one expunged, one new.
+    with checker(server, user) as m:
+        ok(m.select("INBOX"))
+        ok(m.store("2", "+FLAGS", "(\\Flagged)"))
+        ok(m.store("3", "+FLAGS", "(\\Deleted)"))
+        ok(m.expunge())
+    deliver(server, user, f"hc 4 {token}")
+    second = session(2)
+    assert "ENABLE QRESYNC" in second
+    assert re.search(r"UID FETCH 1:4 \(FLAGS\) \(CHANGEDSINCE \d+ VANISHED\)", second), second
+    assert "4< * VANISHED (EARLIER) 3" in second
+    index = [line for line in second.splitlines() if re.match(r"\s+\d+ ", line)]
+    shown = [re.search(r"hc \d", line).group(0) for line in index if "hc " in line]  # type: ignore[union-attr]
+    assert shown == ["hc 0", "hc 1", "hc 3", "hc 4"], index
+    assert "!" in next(line for line in index if f"hc 1 {token}" in line)
+    assert "Msgs:4 New:4 Flag:1" in second, second
