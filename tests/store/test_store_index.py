@@ -212,3 +212,24 @@ def test_html_preview_skips_scripts_and_styles() -> None:
     summary = summarize(raw)
     assert summary.preview == "Hi & bye"
     assert "alert" not in summary.body_text
+
+
+async def test_thread_pages(store: Store, inbox: Mailbox) -> None:
+    # 7 threads of 3 messages each, interleaved, plus 4 loose messages.
+    for round_ in range(3):
+        for t in range(7):
+            refs = f"<root{t}@x>" if round_ else ""
+            msgid = f"<root{t}@x>" if not round_ else f"<r{t}.{round_}@x>"
+            await store.append(inbox.id, mail(f"t{t}", msgid=msgid, refs=refs))
+    for n in range(4):
+        await store.append(inbox.id, mail(f"loose{n}"))
+    first = await store.list_summaries(inbox.id, threads=True, limit=5)
+    assert [m.subject for m in first.items] == ["loose3", "loose2", "loose1", "loose0", "t6"]
+    assert first.more and first.total >= 6
+    assert [m.thread_size for m in first.items] == [1, 1, 1, 1, 3]
+    second = await store.list_summaries(inbox.id, threads=True, offset=5, limit=5)
+    assert [m.subject for m in second.items] == ["t5", "t4", "t3", "t2", "t1"]
+    last = await store.list_summaries(inbox.id, threads=True, offset=10, limit=5)
+    assert [m.subject for m in last.items] == ["t0"] and not last.more and last.total == 11
+    everything = await store.list_summaries(inbox.id, threads=True, limit=100)
+    assert everything.total == 11 and not everything.more

@@ -259,8 +259,11 @@ class SortKey(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SummaryPage:
-    total: int  # messages (or threads) in the whole listing
+    total: int  # messages (or threads) in the whole listing; see `more`
     items: tuple[MessageSummary, ...]
+    # Threaded listings count threads only as far as they looked: `more` says that
+    # pages after this one exist even when `total` does not show it yet.
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,8 @@ async def message_list(request: Request, auth: Auth) -> Response:
         unseen_only=unseen,
     )
     pages = max(1, -(-listing.total // PAGE_SIZE))
+    if threads:  # threads are counted only as far as this page needed
+        pages = page_no + 1 if listing.more else page_no
     base = {"sort": sort.value, "dir": "desc" if descending else "asc"}
     if threads:
         base["threads"] = "1"
@@ -107,6 +109,7 @@ async def message_list(request: Request, auth: Auth) -> Response:
         sort=sort.value,
         descending=descending,
         threads=threads,
+        more=listing.more,
         unseen=unseen,
         link=link,
         search=None,
@@ -303,6 +306,7 @@ async def search(request: Request, auth: Auth) -> Response:
         sort="arrival",
         descending=True,
         threads=False,
+        more=False,
         unseen=False,
         link=lambda **_: "",
         search=query,

@@ -23,6 +23,8 @@ from posthouse.store.summary import Summary, summarize_safely
 # Summaries of messages larger than this are computed off the event loop.
 _INLINE_SUMMARY_MAX = 256 * 1024
 _BACKFILL_BATCH = 200
+_THREAD_CHUNK = 500  # messages read at a time while looking for a page of threads
+_MAX_UID = 2**32 - 1
 
 _COLS = (
     "m.id, m.mailbox_id, m.uid, m.modseq, m.flags, m.internal_date, m.internal_tz, m.size,"
@@ -177,35 +179,83 @@ class SummaryIndex:
         unseen_only: bool = False,
     ) -> SummaryPage:
         offset, limit = max(0, int(offset)), max(0, int(limit))
-        direction = "DESC" if descending else "ASC"
-        where = "m.mailbox_id = ?" + (f" AND {_NOT_SEEN}" if unseen_only else "")
         if threads:
-            key = "coalesce(nullif(s.thread_key, ''), 'uid:' || m.uid)"
-            grouped = f"SELECT {key} AS k, max(m.uid) AS last, count(*) AS n FROM {_JOIN}"
-            grouped += f" WHERE {where} GROUP BY k"
-            total_row = self._row(f"SELECT count(*) FROM ({grouped})", (mailbox_id,))
-            rows = self._rows(
-                f"WITH t AS ({grouped}) SELECT {_COLS}, t.n FROM t"
-                f" JOIN messages AS m ON m.mailbox_id = ? AND m.uid = t.last"
-                " LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
-                f" ORDER BY t.last {direction} LIMIT ? OFFSET ?",
-                (mailbox_id, mailbox_id, limit, offset),
-            )
-            items = tuple(_summary(row[:-1], row[-1]) for row in rows)
-        else:
-            # The count needs no summary: messages' (mailbox_id, uid) index answers it.
-            count = f"SELECT count(*) FROM messages AS m WHERE {where}"
-            total_row = self._row(count, (mailbox_id,))
-            order = _ORDER[SortKey(sort)]
-            tiebreak = "" if sort is SortKey.ARRIVAL else f", m.uid {direction}"
-            rows = self._rows(
-                f"SELECT {_COLS} FROM {_JOIN} WHERE {where}"
-                f" ORDER BY {order} {direction}{tiebreak} LIMIT ? OFFSET ?",
-                (mailbox_id, limit, offset),
-            )
-            items = tuple(_summary(row) for row in rows)
+            return self._thread_page(mailbox_id, offset, limit, unseen_only)
+        direction = "DESC" if descending else "ASC"
+        # Unread messages are found through the partial index of unread messages
+        # (schema version 3); without INDEXED BY the planner may walk another index
+        # and read every row.
+        source = "messages AS m INDEXED BY messages_unseen" if unseen_only else "messages AS m"
+        where = "m.mailbox_id = ?" + (f" AND {_NOT_SEEN}" if unseen_only else "")
+        # The count needs no summary: an index of messages answers it.
+        total_row = self._row(f"SELECT count(*) FROM {source} WHERE {where}", (mailbox_id,))
+        order = _ORDER[SortKey(sort)]
+        tiebreak = "" if sort is SortKey.ARRIVAL else f", m.uid {direction}"
+        if unseen_only and sort is not SortKey.ARRIVAL:
+            source = "messages AS m"
+        rows = self._rows(
+            f"SELECT {_COLS} FROM {source} LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
+            f" WHERE {where} ORDER BY {order} {direction}{tiebreak} LIMIT ? OFFSET ?",
+            (mailbox_id, limit, offset),
+        )
         total = int(total_row[0]) if total_row else 0
-        return SummaryPage(total=total, items=items)
+        return SummaryPage(total=total, items=tuple(_summary(row) for row in rows))
+
+    def _thread_page(
+        self, mailbox_id: int, offset: int, limit: int, unseen_only: bool
+    ) -> SummaryPage:
+        """One item per thread, newest thread first.  Messages are walked newest
+        first only until the page's threads are found, so the first pages of a huge
+        folder cost as little as a plain page; `total` is exact once the walk has
+        reached the oldest message, a lower bound (with `more`) before."""
+        key = "coalesce(nullif(s.thread_key, ''), 'uid:' || m.uid)"
+        where = "m.mailbox_id = ?" + (f" AND {_NOT_SEEN}" if unseen_only else "")
+        newest: dict[str, int] = {}  # thread key -> its newest uid, in page order
+        wanted = offset + limit + 1
+        last_uid = _MAX_UID + 1
+        done = False
+        while len(newest) < wanted:
+            chunk = self._rows(
+                f"SELECT m.uid, {key} FROM messages AS m"
+                " LEFT JOIN summaries AS s ON s.blob_id = m.blob_id"
+                f" WHERE {where} AND m.uid < ? ORDER BY m.uid DESC LIMIT ?",
+                (mailbox_id, last_uid, _THREAD_CHUNK),
+            )
+            for uid, thread in chunk:
+                newest.setdefault(thread, uid)
+            if len(chunk) < _THREAD_CHUNK:
+                done = True
+                break
+            last_uid = chunk[-1][0]
+        keys = list(newest)[offset : offset + limit]
+        more = len(newest) > offset + limit
+        uids = [newest[k] for k in keys]
+        rows = {
+            row[2]: row
+            for row in self._rows(
+                f"SELECT {_COLS} FROM {_JOIN} WHERE m.mailbox_id = ?"
+                " AND m.uid IN (SELECT value FROM json_each(?))",
+                (mailbox_id, json.dumps(uids)),
+            )
+        }
+        real_keys = [k for k in keys if not k.startswith("uid:")]
+        sizes = dict(
+            self._rows(
+                # CROSS JOIN keeps this order: the threads' summaries by their index,
+                # then their messages by blob; never every message of the folder.
+                "SELECT s.thread_key, count(*) FROM summaries AS s"
+                " CROSS JOIN messages AS m INDEXED BY messages_blob ON m.blob_id = s.blob_id"
+                f" WHERE {where} AND s.thread_key IN (SELECT value FROM json_each(?))"
+                " GROUP BY s.thread_key",
+                (mailbox_id, json.dumps(real_keys)),
+            )
+        )
+        items = tuple(
+            _summary(rows[uid], int(sizes.get(k, 1))) for k, uid in zip(keys, uids, strict=True)
+            if uid in rows
+        )
+        total = len(newest) if done else max(len(newest), offset + len(items) + int(more))
+        return SummaryPage(total=total, items=items, more=more)
 
     async def get_summary(self, mailbox_id: int, uid: int) -> MessageSummary | None:
         row = self._row(
@@ -252,12 +302,13 @@ class SummaryIndex:
         return [_summary(row) for row in rows]
 
     async def mailbox_counts(self, user_id: int) -> dict[int, tuple[int, int]]:
-        # Totals walk the (mailbox_id, uid) index; unread counts the partial index
+        # Totals walk an index of messages; unread counts the partial index
         # messages_unseen (schema version 3), so neither reads a message row.
         rows = self._rows(
             "SELECT b.id,"
             " (SELECT count(*) FROM messages AS m WHERE m.mailbox_id = b.id),"
-            f" (SELECT count(*) FROM messages AS m WHERE m.mailbox_id = b.id AND {_NOT_SEEN})"
+            " (SELECT count(*) FROM messages AS m INDEXED BY messages_unseen"
+            f"  WHERE m.mailbox_id = b.id AND {_NOT_SEEN})"
             " FROM mailboxes AS b WHERE b.user_id = ?",
             (user_id,),
         )
