@@ -10,6 +10,7 @@ import struct
 
 from posthouse.analyzer.dissector import shown, split_plain
 from posthouse.analyzer.model import Credential
+from posthouse.proto.sasl import Credentials, PlainMechanism, SASLError
 
 
 class SaslExchange:
@@ -44,13 +45,22 @@ class SaslExchange:
             return "not base64"
         m = self.mechanism
         if m == "PLAIN":
-            parts = split_plain(data)
-            if parts is None:
-                return f'"{shown(data)}" (not a PLAIN message)'
-            authzid, user, password = parts
+            # The server mechanism of proto.sasl decides, as a server would; a message
+            # it refuses (not UTF-8, empty fields) is still split and shown.
+            refused = ""
+            try:
+                got = PlainMechanism().step(data)
+                assert isinstance(got, Credentials)
+                authzid, user, password = got.authzid, got.username, got.password
+            except SASLError as exc:
+                parts = split_plain(data)
+                if parts is None:
+                    return f'"{shown(data)}" (not a PLAIN message: {exc})'
+                authzid, user, password = parts
+                refused = f" (a strict server refuses it: {exc})"
             self._set(user, password, frame)
             extra = f", acting as {authzid}" if authzid else ""
-            return f"user {user!r}, password {password!r}{extra} (RFC 4616)"
+            return f"user {user!r}, password {password!r}{extra} (RFC 4616){refused}"
         if m == "LOGIN":
             text = data.decode("utf-8", "backslashreplace")
             asked = self.last_challenge.lower()
