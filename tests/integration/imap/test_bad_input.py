@@ -372,3 +372,35 @@ def test_connection_flood(tmp_path: Path, imap_template: Path) -> None:
         for c in clients:
             c.close()
         server.stop()
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (workers), in KiB."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(p) for p in children.read_text().split())]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def test_huge_non_synchronising_literal_is_not_buffered(
+    imap_server: MailServer, raw: Callable[..., RawImap]
+) -> None:
+    """RFC 7888 §4: a {n+} far over the limit arrives anyway; the server throws the
+    octets away as they come (no memory grows with them), and other sessions carry on."""
+    assert imap_server.proc is not None
+    other = raw()
+    before = rss_kib(imap_server.proc.pid)
+    c = raw()
+    c.send("t1 APPEND INBOX {999999999+}\r\n")
+    chunk = b"x" * (1 << 20)
+    for _ in range(40):
+        c.send(chunk)
+    still_works(other)
+    grown = rss_kib(imap_server.proc.pid) - before
+    assert grown < 20 * 1024, f"server grew by {grown} KiB"
+    c.close()
+    still_works(other)
