@@ -271,3 +271,20 @@ def test_mark_unread_from_the_message_goes_back_to_the_list(site: Site) -> None:
         f"/mail/{inbox}/actions", data={"csrf": csrf, "uid": str(uid), "action": "move"}
     )
     assert no_target.status_code == 400
+
+
+def test_unread_count_follows_reading_and_other_clients(site: Site) -> None:
+    uids = [site.deliver("alice@example.test", mail(f"count {n}")) for n in range(3)]
+    site.login("alice@example.test")
+    inbox = site.mailbox("alice@example.test")
+    assert '3<span class="sr"> unread</span>' in site.client.get(f"/mail/{inbox}").text
+    page = site.client.get(f"/mail/{inbox}/{uids[0]}")
+    assert '2<span class="sr"> unread</span>' in page.text
+    # A change made elsewhere (an IMAP client, say) is counted afresh.
+    from posthouse.store.base import FlagMode
+
+    site.run(site.store.store_flags, inbox, [uids[1]], ["\\Seen"], FlagMode.ADD)
+    assert '1<span class="sr"> unread</span>' in site.client.get(f"/mail/{inbox}").text
+    site.deliver("alice@example.test", mail("count new"))
+    site.client.get(f"/mail/{inbox}/{uids[2]}")
+    assert '1<span class="sr"> unread</span>' in site.client.get(f"/mail/{inbox}").text

@@ -136,7 +136,9 @@ async def read(request: Request, auth: Auth) -> Response:
     raw = await store.read_message(summary.record.blob_id)
     rendered = display.render(raw)
     if SEEN not in summary.record.flags:
-        await store.store_flags(mailbox.id, [summary.record.uid], [SEEN], FlagMode.ADD)
+        changed, _ = await store.store_flags(mailbox.id, [summary.record.uid], [SEEN], FlagMode.ADD)
+        if changed:
+            state.note_unseen_change(auth.user.id, mailbox.id, changed[0].modseq, -1)
     msg = display.parse(raw)
     meta = await store.message_meta(summary.record.id)
     domains = {d.name for d in await store.list_domains()}

@@ -41,6 +41,22 @@ class WebState:
         return counts
 
 
+    def note_unseen_change(self, user_id: int, mailbox_id: int, modseq: int, delta: int) -> None:
+        """Our own flag change of one mailbox (at `modseq`) moved its unread count by
+        `delta`: update the cached counts instead of counting again — but only when
+        nothing else changed that mailbox since they were counted (RFC 7162 §3.1:
+        every change takes the next MODSEQ, so ours must be exactly one more)."""
+        cached = self._counts.get(user_id)
+        if cached is None:
+            return
+        signature, counts = cached
+        if (mailbox_id, modseq - 1) not in signature or mailbox_id not in counts:
+            return
+        total, unseen = counts[mailbox_id]
+        new_signature = tuple((i, modseq if i == mailbox_id else m) for i, m in signature)
+        self._counts[user_id] = (new_signature, {**counts, mailbox_id: (total, unseen + delta)})
+
+
 def web_state(request: Request) -> WebState:
     state: WebState = request.app.state.web
     return state
