@@ -78,12 +78,16 @@ def test_rename_inbox(raw: Callable[..., RawImap]) -> None:
 
 
 def test_rename_selected_mailbox_keeps_session(raw: Callable[..., RawImap]) -> None:
-    c = raw()
+    """The renamed mailbox is the same mailbox (same UIDVALIDITY, RFC 9051 §6.3.6): the
+    sessions that have it selected, this one and another, carry on."""
+    c, other = raw(), raw()
     name = fill(c, 1)
+    other.cmd(f"SELECT {name}")
     new = unique()
     assert c.cmd(f"RENAME {name} {new}").status == "OK"
-    assert c.cmd("FETCH 1 FLAGS").status in ("OK", "NO")
-    assert c.cmd("NOOP").status == "OK"
+    assert c.cmd("FETCH 1 (UID)").untagged == ["* 1 FETCH (UID 1)"]
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Seen)")
+    assert other.cmd("NOOP").untagged == ["* 1 FETCH (FLAGS (\\Seen) UID 1)"]
 
 
 def test_rename_bad_arguments(raw: Callable[..., RawImap]) -> None:
