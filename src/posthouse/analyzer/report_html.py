@@ -126,6 +126,11 @@ def _session(s: Session) -> str:
         info.append(("login", s.auth_mechanism))
     if s.gaps:
         info.append(("gaps", f"{s.gaps} (bytes missing from the capture)"))
+    if s.mid_stream:
+        info.append(("note", "capture started after the connection was opened"))
+    if not s.bytes_client or not s.bytes_server:
+        side = "server" if s.bytes_server else "client"
+        info.append(("note", f"only the {side}'s side of the conversation is in the capture"))
     html = [
         f'<section id="s{s.index}"><h2>Session {s.index}: {escape(s.client)} ↔ '
         f"{escape(s.server)} · {escape(s.protocol)}</h2>",

@@ -65,6 +65,9 @@ def render_session(report: Report, s: Session, console: Console) -> None:
         info.add_row("messages", str(len(s.messages)))
     if s.mid_stream:
         info.add_row("note", "capture started after the connection was opened")
+    if not s.bytes_client or not s.bytes_server:
+        side = "server" if s.bytes_server else "client"
+        info.add_row("note", f"only the {side}'s side of the conversation is in the capture")
     if s.gaps:
         info.add_row("gaps", f"{s.gaps} (bytes missing from the capture)")
     console.print(info)
