@@ -9,6 +9,8 @@ import poplib
 import smtplib
 from collections.abc import Callable
 
+import pytest
+
 from tests.integration.imap.conftest import ALICE, deliver, unique
 from tests.integration.server import USERS, MailServer
 
@@ -93,3 +95,38 @@ def test_smtputf8_message_with_8bit_headers_reaches_imap(
     bodies = [part[1] for part in data if isinstance(part, tuple)]
     # The server prepends its trace headers; the rest is the message as sent.
     assert any(body.endswith(raw) for body in bodies)
+
+
+def test_pop3_and_imap_expunge_each_other(
+    imap_server: MailServer, login: Callable[..., imaplib.IMAP4]
+) -> None:
+    """A POP3 DELE+QUIT reaches a selected IMAP session as EXPUNGE; a message IMAP
+    expunged under an open POP3 session cannot be retrieved there."""
+    user = "bob@example.test"
+    subjects = [deliver(imap_server, user) for _ in range(3)]
+    m = login(user)
+    _, data = m.select("INBOX")
+    total = int(data[0])
+    pop = poplib.POP3("127.0.0.1", imap_server.ports["pop3"], timeout=10)
+    pop.user(user)
+    pop.pass_(USERS[user])
+    count, _ = pop.stat()
+    assert count == total
+
+    _, found = m.search(None, "SUBJECT", f'"{subjects[0]}"')
+    (first,) = found[0].split()
+    m.store(first, "+FLAGS.SILENT", "(\\Deleted)")
+    m.expunge()
+    with pytest.raises(poplib.error_proto):
+        pop.retr(int(first))
+
+    _, found = m.search(None, "SUBJECT", f'"{subjects[1]}"')
+    second = int(found[0].split()[0]) + 1  # POP3 still numbers from before the expunge
+    pop.dele(second)
+    pop.quit()
+    m.noop()
+    assert m.untagged_responses.get("EXPUNGE")
+    _, found = m.search(None, "SUBJECT", f'"{subjects[1]}"')
+    assert found == [b""]
+    _, found = m.search(None, "SUBJECT", f'"{subjects[2]}"')
+    assert found[0] != b""
