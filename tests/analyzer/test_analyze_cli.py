@@ -175,3 +175,14 @@ def test_capture_runs_until_sigterm_then_analyzes(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr.decode()
     text = stdout.decode()
     assert "C: ehlo lab" in text and "user 'student'" in text and "letmein" in text
+
+
+@needs_corpus
+def test_large_captures_get_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress path (used from 8 MB on) gives the same report."""
+    plain = CliRunner().invoke(analyze, ["--format", "json", str(SMTP_CAPTURE)])
+    monkeypatch.setattr("posthouse.analyze_cli.PROGRESS_FROM", 0)
+    with_bar = CliRunner().invoke(analyze, ["--format", "json", str(SMTP_CAPTURE)])
+    assert with_bar.exit_code == 0, with_bar.output
+    # The bar goes to standard error; the JSON on standard output is the same.
+    assert json.loads(plain.stdout) == json.loads(with_bar.stdout)
