@@ -184,10 +184,10 @@ async def store(s: ImapSession, cmd: ev.Store) -> None:
     if changed:
         s.watcher.poke(sel.mailbox_id)
     by_uid: dict[int, MessageRecord] = {r.uid: r for r in changed}
-    for record in changed:
+    for mine in changed:
         # This session's own change: the next sync must not report it back, which
         # would undo .SILENT (RFC 9051 §6.4.6).
-        sel.echoed[record.uid] = record.modseq
+        sel.echoed[mine.uid] = mine.modseq
     # RFC 9051 §2.3.2: flags are case-insensitive, so "$label" after "$Label" is not
     # new; and removing a keyword never defines one.
     known = {k.lower() for k in sel.keywords}
