@@ -20,6 +20,9 @@ from posthouse.analyzer.tls_layer import TlsLayer
 # RFC 8446 §5.1 content types 20-23 (and 24, heartbeat), or an SSL 2.0 record header.
 _TLS_FIRST_BYTES = {bytes([b]) for b in (20, 21, 22, 23, 24, *range(0x80, 0x100))}
 
+# A damaged capture can hold thousands of conflicting retransmissions: name the first.
+MAX_OVERLAP_WARNINGS = 20
+
 DISSECTORS: dict[str, type[Dissector]] = {
     "SMTP": SmtpDissector,
     "POP3": Pop3Dissector,
@@ -106,6 +109,7 @@ class SessionBuilder:
         self.inner.feed(sender, data, frame, ts)
 
     def run(self) -> Session:
+        overlaps = 0
         for event in self.conn.events:
             if isinstance(event, Data):
                 sender = CLIENT if event.direction is Direction.FROM_CLIENT else SERVER
@@ -117,10 +121,16 @@ class SessionBuilder:
                 sender = CLIENT if event.direction is Direction.FROM_CLIENT else SERVER
                 self.layer.close(sender, event.frame_number, event.timestamp_ns)
             elif isinstance(event, Overlap):
-                self.session.warnings.append(
-                    f"frame {event.frame_number}: {event.length} retransmitted bytes differ "
-                    "from the first copy (the first is kept)"
-                )
+                overlaps += 1
+                if overlaps <= MAX_OVERLAP_WARNINGS:
+                    self.session.warnings.append(
+                        f"frame {event.frame_number}: {event.length} retransmitted bytes "
+                        "differ from the first copy (the first is kept)"
+                    )
+        if overlaps > MAX_OVERLAP_WARNINGS:
+            self.session.warnings.append(
+                f"{overlaps - MAX_OVERLAP_WARNINGS} more retransmissions that differ"
+            )
         self.layer.finish()
         if self.sniffing and self.waiting:
             # The capture ended before the protocol inside TLS showed itself.
