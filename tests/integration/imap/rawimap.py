@@ -117,7 +117,7 @@ class RawImap:
         return f"a{self.next_tag}"
 
     def read_until(self, tag: str) -> Reply:
-        untagged = []
+        untagged: list[str] = []
         while True:
             line = self.response()
             if line.startswith(tag + " "):

@@ -49,9 +49,9 @@ def test_pipelined_literal_plus_appends(raw: Callable[..., RawImap]) -> None:
     for i in range(8):
         r = c.read_until(f"q{i}")
         assert r.status == "OK", r
-        m = re.fullmatch(r"APPENDUID \d+ (\d+)", r.code or "")
-        assert m is not None, r
-        uids.append(int(m.group(1)))
+        found = re.fullmatch(r"APPENDUID \d+ (\d+)", r.code or "")
+        assert found is not None, r
+        uids.append(int(found.group(1)))
     assert uids == list(range(1, 9))
 
 

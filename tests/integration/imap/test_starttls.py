@@ -25,7 +25,7 @@ def test_starttls_then_login(imap_server: MailServer) -> None:
         assert typ == "OK"
         assert isinstance(m.sock, ssl.SSLSocket)
         # RFC 9051 §6.2.1: after TLS the client must ask again; STARTTLS is gone.
-        typ, data = m.capability()
+        _, data = m.capability()
         assert b"STARTTLS" not in data[0]
         assert m.login("alice@example.test", USERS["alice@example.test"])[0] == "OK"
 
