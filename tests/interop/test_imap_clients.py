@@ -1030,6 +1030,23 @@ def test_imapclient_append_bodystructure_condstore_uid_expunge(
         assert subjects(server, user) == [f"plain {token}"]
         assert flags_by_subject(server, user) == {f"plain {token}": {"\\Seen", "\\Deleted"}}
         client.unselect_folder()
+
+        # Non-ASCII names: imapclient sends modified UTF-7 (RFC 3501 §5.1.3).
+        client.create_folder("Entwürfe/Privat")
+        client.subscribe_folder("Entwürfe/Privat")
+        client.rename_folder("Entwürfe/Privat", "Entwürfe/Öffentlich")
+        names = [name for _, _, name in client.list_folders()]
+        assert "Entwürfe" in names and "Entwürfe/Öffentlich" in names, names
+        assert "Entwürfe/Privat" not in names
+        subscribed = [name for _, _, name in client.list_sub_folders()]
+        assert "Entwürfe/Öffentlich" in subscribed and "Entwürfe/Privat" not in subscribed
+        client.append("Entwürfe/Öffentlich", b"Subject: utf7\r\n\r\nx\r\n")
+        assert subjects(server, user, "Entwürfe/Öffentlich") == ["utf7"]
+        with checker(server, user) as other:  # the same names, as they go on the wire
+            listed = b"".join(ok(other.list('""', "Entw*")))
+            assert b"Entw&APw-rfe/&ANY-ffentlich" in listed, listed
+        client.delete_folder("Entwürfe/Öffentlich")
+        assert "Entwürfe/Öffentlich" not in [name for _, _, name in client.list_folders()]
     finally:
         client.logout()
 
