@@ -98,3 +98,21 @@ def test_failed_logins_are_listed(site: Site) -> None:
     page = site.client.get("/admin")
     assert "198.51.100.9" in page.text
     assert 'id="failed-logins"' in page.text
+
+
+def test_dkim_key_generation_and_records(site: Site) -> None:
+    csrf = site.login("admin@example.test")
+    page = site.client.get("/admin")
+    assert "No DKIM keys" in page.text
+    response = site.client.post("/admin/dkim", data={"csrf": csrf, "domain": "example.test",
+                                                     "kind": "ed25519"})
+    assert response.status_code == 200 and "Created." in response.text
+    assert "._domainkey.example.test." in response.text and "k=ed25519" in response.text
+    keys = list((site.ctx.config.dir / "dkim" / "example.test").glob("*.pem"))
+    assert len(keys) == 1 and oct(keys[0].stat().st_mode & 0o777) == "0o600"
+    bad = site.client.post("/admin/dkim", data={"csrf": csrf, "domain": "other.example",
+                                                "kind": "rsa"})
+    assert bad.status_code == 400
+    site.login("alice@example.test")
+    assert site.client.post("/admin/dkim", data={"csrf": csrf, "domain": "example.test"}
+                            ).status_code in (403, 404)

@@ -75,6 +75,7 @@ def routes() -> list[Route | Mount]:
         Route("/admin/aliases/delete", a.alias_delete, methods=POST),
         Route("/admin/queue/{entry:int}/retry", a.queue_retry, methods=POST),
         Route("/admin/queue/{entry:int}/delete", a.queue_delete, methods=POST),
+        Route("/admin/dkim", a.dkim_generate, methods=POST),
         Route("/.well-known/autoconfig/mail/config-v1.1.xml", autoconfig.thunderbird),
         Route("/mail/config-v1.1.xml", autoconfig.thunderbird),
         Route("/autodiscover/autodiscover.xml", autoconfig.autodiscover, methods=["GET", "POST"]),

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +16,9 @@ from posthouse.accounts.passwords import (
     check_password_policy,
     hash_password,
 )
+from posthouse.senderauth.dkim import KEY_KINDS
+from posthouse.senderauth.keys import KeyStoreError, StoredKey, create_key, list_keys
+from posthouse.senderauth.publish import DnsRecord, records
 from posthouse.store.base import ALL_PROTOCOLS, NotFound, RecipientState, StoreError
 from posthouse.web.guard import admin, form
 from posthouse.web.render import render
@@ -25,37 +26,17 @@ from posthouse.web.session import Auth
 from posthouse.web.state import WebState, web_state
 
 
-@dataclass(frozen=True, slots=True)
-class DnsRecord:
-    name: str
-    kind: str
-    value: str
-
-
 def dns_records(state: WebState, domain: str) -> list[DnsRecord]:
-    """What to publish for a domain: MX, SPF (RFC 7208), DMARC (RFC 7489) and the
-    DKIM keys found under the instance's dkim/<domain>/<selector>.pem."""
-    host = state.ctx.hostname
-    records = [
-        DnsRecord(f"{domain}.", "MX", f"10 {host}."),
-        DnsRecord(f"{domain}.", "TXT", "v=spf1 mx -all"),
-        DnsRecord(
-            f"_dmarc.{domain}.", "TXT", f"v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"
-        ),
-    ]
-    key_dir = state.ctx.config.dir / "dkim" / domain
-    for pem in sorted(key_dir.glob("*.pem")) if key_dir.is_dir() else []:
-        records.append(DnsRecord(f"{pem.stem}._domainkey.{domain}.", "TXT", _dkim_value(pem)))
-    return records
+    """What to publish for a domain (MX, SPF, DKIM keys, DMARC, client SRV): the
+    same list as `posthouse dns`."""
+    return records(state.ctx.config, domain)
 
 
-def _dkim_value(pem: Path) -> str:
+def dkim_keys(state: WebState) -> list[StoredKey]:
     try:
-        from posthouse.senderauth.dkim import public_record
-
-        return public_record(pem.read_bytes())
-    except Exception as e:  # a broken key file is shown, not fatal
-        return f"(unreadable key: {e})"
+        return list_keys(state.ctx.config.dir)
+    except KeyStoreError:
+        return []
 
 
 def throttled(state: WebState) -> list[tuple[str, float]]:
@@ -101,6 +82,8 @@ async def admin_page(
         failures_by_ip=state.monitor.failures_by_ip(),
         throttled=throttled(state),
         records={d.name: dns_records(state, d.name) for d in domains},
+        dkim_keys=dkim_keys(state),
+        key_kinds=KEY_KINDS,
         all_protocols=sorted(ALL_PROTOCOLS),
         now=datetime.now(UTC),
     )
@@ -241,3 +224,20 @@ async def queue_delete(request: Request, auth: Auth) -> Response:
     except NotFound:
         pass
     return _done("removed")
+
+
+@admin
+async def dkim_generate(request: Request, auth: Auth) -> Response:
+    """A new DKIM key for a domain; the queue signs with the newest one, so publish
+    its record (shown below) before relying on it."""
+    data = await form(request)
+    state = web_state(request)
+    domain = str(data.get("domain", ""))
+    kind = str(data.get("kind", "rsa"))
+    if await state.store.get_domain(domain) is None or kind not in KEY_KINDS:
+        return await admin_page(request, auth, error="Choose one of your domains.", status=400)
+    try:
+        await asyncio.to_thread(create_key, state.ctx.config.dir, domain, kind)
+    except (KeyStoreError, ValueError) as e:
+        return await admin_page(request, auth, error=str(e), status=400)
+    return _done("created")
