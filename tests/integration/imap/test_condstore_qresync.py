@@ -195,3 +195,23 @@ def test_qresync_vanished_on_noop(raw: Callable[..., RawImap]) -> None:
     a.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
     a.cmd("EXPUNGE")
     assert b.cmd("NOOP").untagged == ["* VANISHED 2"]
+
+
+def test_expunge_raises_highestmodseq(raw: Callable[..., RawImap]) -> None:
+    """RFC 7162 §3.2.10 (and §3.1.2): an expunge is a change a resynchronising client
+    must find, so HIGHESTMODSEQ moves past it."""
+    c = raw()
+    name = fill(c, 2)
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+    before = highest(c, name)
+    c.cmd("EXPUNGE")
+    after = highest(c, name)
+    assert after > before
+    c.cmd("UNSELECT")
+    c.cmd("ENABLE QRESYNC")
+    validity = int(c.cmd(f"STATUS {name} (UIDVALIDITY)").untagged[0].split()[-1].rstrip(")"))
+    r = c.cmd(f"SELECT {name} (QRESYNC ({validity} {before}))")
+    assert "* VANISHED (EARLIER) 1" in r.untagged
+    r = c.cmd("UNSELECT")
+    r = c.cmd(f"SELECT {name} (QRESYNC ({validity} {after}))")
+    assert not [x for x in r.untagged if "VANISHED" in x]
