@@ -30,9 +30,9 @@ Handler = Callable[[Request, Auth], Awaitable[Response]]
 
 
 async def current_auth(request: Request) -> Auth | None:
-    cached = getattr(request.state, "auth", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "auth"):
+        cached: Auth | None = request.state.auth
+        return cached
     auth = await session.resume(web_state(request).store, request.cookies.get(session.COOKIE))
     request.state.auth = auth
     return auth
