@@ -183,3 +183,12 @@ def test_too_large(site: Site) -> None:
     big = ("big.bin", b"x" * int(limit * 0.8), "application/octet-stream")
     response = send(site, csrf, to="bob@example.test", files={"files": big})
     assert response.status_code == 413
+
+
+def test_reply_to_ones_own_sent_message_goes_to_its_recipients(site: Site) -> None:
+    csrf = site.login("alice@example.test")
+    send(site, csrf, to="bob@example.test", subject="Sent by me")
+    sent = site.run(site.store.mailbox_by_role, site.ids["alice@example.test"], "\\Sent")
+    [record] = site.run(site.store.list_messages, sent.id)
+    page = site.client.get(f"/compose?reply={sent.id}:{record.uid}")
+    assert 'name="to" type="text" list="contacts" value="bob@example.test"' in page.text

@@ -97,11 +97,14 @@ async def compose_page(
             sender = display.header_text(msg, "from")
             date = display.header_text(msg, "date")
             if q.get("reply"):
+                mine = {a.lower() for a in own}
                 reply_to = _addr_list(msg, "reply-to") or _addr_list(msg, "from")
+                if reply_to and all(a.lower() in mine for a in reply_to):
+                    # Replying to one's own message (from Sent): write to its recipients.
+                    reply_to = _addr_list(msg, "to") or reply_to
                 to = reply_to
                 cc: list[str] = []
                 if q.get("all") == "1":
-                    mine = {a.lower() for a in own}
                     to = [a for a in reply_to + _addr_list(msg, "to") if a.lower() not in mine]
                     cc = [a for a in _addr_list(msg, "cc") if a.lower() not in mine]
                 draft.to, draft.cc = _join(to), _join(cc)
