@@ -75,3 +75,34 @@ def test_metrics(site: Site) -> None:
                  "posthouse_queue_messages", "posthouse_web_requests_total",
                  "posthouse_queue_recipients"):
         assert name in text
+
+
+def test_metrics_follow_the_servers_logs(site: Site) -> None:
+    import logging
+
+    from posthouse.web.monitor import Monitor
+
+    monitor = Monitor()
+    monitor.attach()
+    try:
+        logging.getLogger("posthouse.smtp").info(
+            "smtp %s accepted %s from=<%s> rcpts=%d size=%d", "192.0.2.1", "ab", "a@b", 1, 10
+        )
+        queue = logging.getLogger("posthouse.queue")
+        queue.info("queue %d: to=<%s> relay=%s status=%s (%s)", 1, "x@y", "mx", "delivered", "ok")
+        queue.info("queue %d: to=<%s> relay=%s status=%s (%s)", 1, "z@y", "mx", "failed", "550")
+        queue.info("queue %d: DSN to <%s> for %d recipient(s)", 1, "a@b", 1)
+        logging.getLogger("posthouse.accounts.authenticate").info(
+            "login failed: %r from %s (%s)", "a@b", "198.51.100.1", "imap"
+        )
+    finally:
+        monitor.detach()
+    from prometheus_client import generate_latest
+
+    text = generate_latest(monitor.registry).decode()
+    assert "posthouse_messages_accepted_total 1.0" in text
+    assert 'posthouse_outbound_recipients_total{outcome="delivered"} 1.0' in text
+    assert 'posthouse_outbound_recipients_total{outcome="failed"} 1.0' in text
+    assert "posthouse_bounces_total 1.0" in text
+    assert 'posthouse_auth_failures_total{protocol="imap"} 1.0' in text
+    assert monitor.messages_per_minute() > 0

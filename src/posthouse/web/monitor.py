@@ -18,6 +18,8 @@ from prometheus_client import Counter as PromCounter
 
 AUTH_LOGGER = "posthouse.accounts.authenticate"
 SMTP_LOGGER = "posthouse.smtp"
+QUEUE_LOGGER = "posthouse.queue"
+LOGGERS = (AUTH_LOGGER, SMTP_LOGGER, QUEUE_LOGGER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,13 @@ class Monitor:
             "posthouse_web_requests", "Webmail HTTP requests", ["status"], registry=r
         )
         self.web_sent = PromCounter("posthouse_web_messages_sent", "Sent from webmail", registry=r)
+        self.outbound = PromCounter(
+            "posthouse_outbound_recipients",
+            "Relay attempts per recipient by outcome (delivered, deferred, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.bounces = PromCounter("posthouse_bounces", "Delivery status notifications", registry=r)
         self.connections = Gauge(
             "posthouse_open_connections", "Open protocol sessions", ["listener"], registry=r
         )
@@ -67,14 +76,14 @@ class Monitor:
         self._handler = _MonitorHandler(self)
 
     def attach(self) -> None:
-        for name in (AUTH_LOGGER, SMTP_LOGGER):
+        for name in LOGGERS:
             logger = logging.getLogger(name)
             if logger.level == logging.NOTSET or logger.level > logging.INFO:
                 logger.setLevel(logging.INFO)
             logger.addHandler(self._handler)
 
     def detach(self) -> None:
-        for name in (AUTH_LOGGER, SMTP_LOGGER):
+        for name in LOGGERS:
             logging.getLogger(name).removeHandler(self._handler)
 
     def login_failed(self, account: str, remote_ip: str, protocol: str) -> None:
@@ -107,5 +116,9 @@ class _MonitorHandler(logging.Handler):
                 self.monitor.login_failed(str(args[0]), str(args[1]), str(args[2]))
             elif record.name == SMTP_LOGGER and " accepted " in text:
                 self.monitor.message_accepted()
+            elif record.name == QUEUE_LOGGER and " status=%s " in text and len(args) >= 4:
+                self.monitor.outbound.labels(str(args[3])).inc()
+            elif record.name == QUEUE_LOGGER and ": DSN to " in text:
+                self.monitor.bounces.inc()
         except Exception:  # a monitor must never break the code it watches
             pass
