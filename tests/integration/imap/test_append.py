@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from tests.integration.imap.conftest import unique
 from tests.integration.imap.rawimap import RawImap, message
+from tests.integration.server import MailServer, add_user, posthouse
 
 
 def uidvalidity(c: RawImap, name: str) -> int:
@@ -159,3 +160,25 @@ def test_append_not_authenticated(raw: Callable[..., RawImap]) -> None:
     c = raw(None)
     assert c.cmd("APPEND INBOX {5+}\r\nhello").status == "BAD"
     assert c.cmd("NOOP").status == "OK"
+
+
+def test_append_and_copy_over_quota(imap_server: MailServer, raw: Callable[..., RawImap]) -> None:
+    """RFC 9208 §4.3: a message that would pass the user's quota gets NO [OVERQUOTA]
+    and nothing is stored; COPY likewise."""
+    user, password = "quota@example.test", "quotapw-Secret5"
+    add_user(imap_server.dir, user, password)
+    posthouse(imap_server.dir, "user", "set", user, "--quota", "3000")
+    c = raw(None)
+    c.login(user, password)
+    assert c.append("INBOX", message("fits", "x" * 1800)).status == "OK"
+    r = c.append("INBOX", message("too much", "y" * 3000))
+    assert (r.status, r.code) == ("NO", "OVERQUOTA")
+    c.cmd("SELECT INBOX")
+    target = unique()
+    c.cmd(f"CREATE {target}")
+    r = c.cmd(f"COPY 1 {target}")
+    assert (r.status, r.code) == ("NO", "OVERQUOTA")
+    assert c.cmd("STATUS INBOX (MESSAGES)").untagged == ["* STATUS INBOX (MESSAGES 1)"]
+    assert c.cmd(f"STATUS {target} (MESSAGES)").untagged[0].endswith("(MESSAGES 0)")
+    # MOVE inside one account needs no more room.
+    assert c.cmd(f"MOVE 1 {target}").status == "OK"
