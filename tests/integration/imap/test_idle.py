@@ -110,3 +110,21 @@ def test_autologout(tmp_path: Path, imap_template: Path) -> None:
         assert idler.closed()
     finally:
         server.stop()
+
+
+def test_shutdown_says_bye_to_idlers(tmp_path: Path, imap_template: Path) -> None:
+    """RFC 9051 §7.1.5: a server going down sends BYE to its sessions, IDLE-ing or not,
+    before closing them."""
+    server = copy_server(imap_template, tmp_path / "instance").start()
+    try:
+        idler = RawImap(server.ports["imap"])
+        idler.login(ALICE, USERS[ALICE])
+        idler.cmd("SELECT INBOX")
+        idler.idle_start()
+        waiting = RawImap(server.ports["imap"])
+        waiting.login(ALICE, USERS[ALICE])
+        server.stop()
+        assert idler.response().startswith("* BYE ")
+        assert waiting.response().startswith("* BYE ")
+    finally:
+        server.stop()
