@@ -251,3 +251,19 @@ def test_end_of_data_split_across_segments_anywhere() -> None:
             (msg,) = s.messages
             assert msg.raw == b"Subject: s\r\n\r\nline\r\n.x\r\n", (cut, cut2)
             assert verbs(s)[-1] == "QUIT"
+
+
+def test_envelope_addresses_are_read_with_the_core_grammar() -> None:
+    s = dissect(
+        [
+            GREETING,
+            EHLO,
+            EHLO_REPLY,
+            ("C", b"MAIL FROM:<a b@c>\r\nRCPT TO bob\r\nRCPT TO:<ok@d.example>\r\n"),
+            ("S", b"501 bad\r\n503 no\r\n503 no\r\n"),
+        ]
+    )
+    notes = {line.text: line.note for line in s.lines if line.sender == "C"}
+    assert "a strict server answers 501" in notes["MAIL FROM:<a b@c>"]
+    assert "a strict server answers 501" in notes["RCPT TO bob"]
+    assert "strict" not in notes["RCPT TO:<ok@d.example>"]

@@ -18,8 +18,9 @@ from posthouse.analyzer.bytestream import clip, decode_text
 from posthouse.analyzer.dissector import Dissector, b64decode, shown
 from posthouse.analyzer.model import CLIENT, SERVER, Line, Message, Session
 from posthouse.analyzer.sasl_view import SaslExchange
+from posthouse.proto.smtp.address import parse_params, parse_path, split_path_params
 from posthouse.proto.smtp.client import parse_reply_line
-from posthouse.proto.smtp.reply import RemoteProtocolError
+from posthouse.proto.smtp.reply import RemoteProtocolError, SMTPError
 
 # RFC 3463 §2 / RFC 2034 §4: the enhanced code leads the text; its class is the
 # reply's first digit.
@@ -125,12 +126,10 @@ class SmtpDissector(Dissector):
         if verb in ("HELO", "EHLO", "LHLO", "RSET"):
             self.mail_from, self.rcpt = None, []
         elif verb == "MAIL":
-            m = _PATH.search(arg)
-            self.mail_from = m.group(1) if m else arg.partition(":")[2].strip()
+            self.mail_from = self._path(line, arg, "FROM", mail=True)
             self.rcpt = []
         elif verb == "RCPT":
-            m = _PATH.search(arg)
-            self.rcpt.append(m.group(1) if m else arg.partition(":")[2].strip())
+            self.rcpt.append(self._path(line, arg, "TO", mail=False))
         elif verb == "DATA":
             # The content follows a 354 (RFC 5321 §4.1.1.4). Without the reply in the
             # capture (one-sided, or not yet seen), what follows is taken as content.
@@ -156,6 +155,22 @@ class SmtpDissector(Dissector):
             self.starttls_sent = True
         elif verb == "AUTH":
             self._auth_start(line, arg, frame)
+
+    def _path(self, line: Line, arg: str, keyword: str, *, mail: bool) -> str:
+        """The address of MAIL FROM / RCPT TO, read with the SMTP core's path grammar
+        (RFC 5321 §4.1.2); what the core refuses is noted and read loosely."""
+        head, colon, rest = arg.partition(":")
+        try:
+            if not colon or head.strip().upper() != keyword:
+                raise SMTPError.of(501, "5.5.4", f"Syntax: {keyword}:<address>")
+            path, params = split_path_params(rest, allow_null=mail)
+            parsed = parse_params(params)
+            utf8 = "SMTPUTF8" in parsed or not mail
+            return parse_path(path, allow_null=mail, utf8_allowed=utf8)
+        except SMTPError as exc:
+            line.note += f"; a strict server answers {exc.reply.code} {exc.reply.text}"
+            m = _PATH.search(arg)
+            return m.group(1) if m else rest.strip()
 
     def _auth_start(self, line: Line, arg: str, frame: int) -> None:
         mech, _, initial = arg.strip().partition(" ")
