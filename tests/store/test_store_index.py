@@ -189,6 +189,11 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         "DROP INDEX messages_unseen",
         "DROP INDEX messages_received",
         "DROP INDEX messages_size",
+        "DROP INDEX messages_by_from",
+        "DROP INDEX messages_by_subject",
+        "DROP TRIGGER messages_sort_keys",
+        "ALTER TABLE messages DROP COLUMN sort_from",
+        "ALTER TABLE messages DROP COLUMN sort_subject",
         "PRAGMA user_version = 1",
     ):
         conn.execute(statement)
@@ -200,8 +205,23 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
             "old mail"
         ]
         assert [m.subject for m in await store.search_messages(user.id, "needle")] == ["big one"]
+        # Sort keys of the back-filled summaries reach the messages too.
+        page = await store.list_summaries(inbox.id, sort=SortKey.SUBJECT, descending=False)
+        assert [m.subject for m in page.items] == ["big one", "old mail"]
     finally:
         await store.close()
+
+
+async def test_sort_keys_follow_copies(store: Store, user: User, inbox: Mailbox) -> None:
+    for sender in ("Zoe <z@x>", "adam@x", "Mia <m@x>"):
+        await store.append(inbox.id, mail(f"from {sender}", sender=sender))
+    other = await store.create_mailbox(user.id, "Other")
+    await store.copy(inbox.id, [1, 2, 3], other.id)
+    page = await store.list_summaries(other.id, sort=SortKey.FROM, descending=False)
+    assert [m.from_addr for m in page.items] == ["adam@x", "m@x", "z@x"]
+    await store.move(other.id, [1, 2], inbox.id)
+    page = await store.list_summaries(inbox.id, sort=SortKey.FROM, descending=True)
+    assert [m.from_addr for m in page.items] == ["z@x", "z@x", "m@x", "adam@x", "adam@x"]
 
 
 def test_html_preview_skips_scripts_and_styles() -> None:

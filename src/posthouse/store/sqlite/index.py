@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from posthouse.store.base import MessageSummary, SortKey, SpecialUse, SummaryPage
+from posthouse.store.sqlite.schema import set_sort_keys
 from posthouse.store.sqlite.values import SEEN, from_us, from_us_tz, parse_flags
 from posthouse.store.summary import Summary, summarize_safely
 
@@ -38,8 +39,9 @@ _ORDER: dict[SortKey, str] = {
     # The date the message arrived (IMAP's internal date), as big webmails sort: it
     # is indexed, and a sender cannot put a message on top with a Date in the future.
     SortKey.DATE: "m.internal_date",
-    SortKey.FROM: "lower(coalesce(nullif(s.from_name, ''), s.from_addr, ''))",
-    SortKey.SUBJECT: "lower(coalesce(s.subject, ''))",
+    # Copies of each summary's sort keys, indexed per mailbox (schema version 5).
+    SortKey.FROM: "m.sort_from",
+    SortKey.SUBJECT: "m.sort_subject",
     SortKey.SIZE: "m.size",
 }
 _FIELD_PREFIX = {"from": "sender", "to": "recipients", "subject": "subject", "body": "body"}
@@ -90,6 +92,7 @@ def _tx_add_summaries(conn: sqlite3.Connection, items: list[tuple[str, tuple[Any
         # The blob may have gone since it was read: never leave an orphan summary.
         if conn.execute("SELECT 1 FROM blobs WHERE id = ?", (blob_id,)).fetchone():
             insert_summary(conn, blob_id, values)
+            set_sort_keys(conn, blob_id)
             added += 1
     return added
 

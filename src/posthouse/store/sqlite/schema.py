@@ -282,8 +282,56 @@ def _to_v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 5: sorting a folder by sender or subject.  Each message copy carries the
+# two sort keys of its summary, set by a trigger when the copy is inserted (accept,
+# append, copy and move all insert), so an index per key gives a page directly.
+_SORT_FROM = "lower(coalesce(nullif(s.from_name, ''), s.from_addr, ''))"
+_SORT_SUBJECT = "lower(s.subject)"
+_V5 = f"""
+ALTER TABLE messages ADD COLUMN sort_from TEXT;
+ALTER TABLE messages ADD COLUMN sort_subject TEXT;
+
+CREATE TRIGGER messages_sort_keys AFTER INSERT ON messages BEGIN
+    UPDATE messages SET
+        sort_from = (SELECT {_SORT_FROM} FROM summaries AS s WHERE s.blob_id = NEW.blob_id),
+        sort_subject = (SELECT {_SORT_SUBJECT} FROM summaries AS s WHERE s.blob_id = NEW.blob_id)
+    WHERE id = NEW.id;
+END;
+
+UPDATE messages SET
+    sort_from = (SELECT {_SORT_FROM} FROM summaries AS s WHERE s.blob_id = messages.blob_id),
+    sort_subject = (SELECT {_SORT_SUBJECT} FROM summaries AS s WHERE s.blob_id = messages.blob_id);
+
+CREATE INDEX messages_by_from ON messages(mailbox_id, sort_from, uid);
+CREATE INDEX messages_by_subject ON messages(mailbox_id, sort_subject, uid);
+"""
+
+
+def _to_v5(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V5):
+        conn.execute(statement)
+
+
+def set_sort_keys(conn: sqlite3.Connection, blob_id: str) -> None:
+    """Fill the sort keys of the copies of a blob whose summary came after them
+    (summaries back-filled for messages stored before version 2)."""
+    conn.execute(
+        f"UPDATE messages SET"
+        f" sort_from = (SELECT {_SORT_FROM} FROM summaries AS s WHERE s.blob_id = ?1),"
+        f" sort_subject = (SELECT {_SORT_SUBJECT} FROM summaries AS s WHERE s.blob_id = ?1)"
+        " WHERE blob_id = ?1",
+        (blob_id,),
+    )
+
+
 # MIGRATIONS[i] turns a version-i database into version i+1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1, _to_v2, _to_v3, _to_v4)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _to_v1,
+    _to_v2,
+    _to_v3,
+    _to_v4,
+    _to_v5,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
