@@ -115,6 +115,11 @@ class SMTPSession:
             self._features(),
             ServerLimits(max_message_size=settings.max_message_size),
         )
+        # RFC 5321 §2.3.8 forbids bare LF; scripts on this machine and logged-in users
+        # still send it (smtplib with LF-only bytes).  For them it is read as CRLF, as
+        # Postfix's smtpd_forbid_bare_newline = normalize does for its own networks;
+        # peers elsewhere get 554 5.6.0.  Either way only CRLF "." CRLF ends DATA.
+        self.core.normalize_bare_lf = is_loopback(conn.remote_ip)
         self.envelope = Envelope()
         self.user: User | None = None
         self.auth_via: str | None = None
@@ -434,6 +439,7 @@ class SMTPSession:
         if not result.ok:
             return self._error(self._auth_failure(result))
         self.user = result.user
+        self.core.normalize_bare_lf = True
         self.auth_via = result.via_app_password
         self.core.features = self._features()
         log.info("smtp %s authenticated as %s", self.conn.remote_ip, self.user.address)

@@ -20,7 +20,7 @@ from posthouse.proto.smtp.events import (
     RcptTo,
     StartTLS,
 )
-from posthouse.proto.smtp.server import ServerLimits, State
+from posthouse.proto.smtp.server import ServerConnection, ServerLimits, State
 
 TRANSACTION = b"EHLO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
 BARE_CR_LF = "Message contains bare CR or LF (RFC 5321 section 2.3.8)"
@@ -309,3 +309,48 @@ def test_core_replies_are_ascii() -> None:
     )
     for _, wire in session(data):
         assert wire.isascii(), wire
+
+
+# --- bare LF read as CRLF for trusted clients (Postfix's "normalize") ---------------
+
+
+def _normalizing() -> ServerConnection:
+    conn = make_server()
+    conn.normalize_bare_lf = True
+    return conn
+
+
+@pytest.mark.parametrize(
+    "fake_end",
+    [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r\n.\n\r\n", b"\n..\n"],
+    ids=["LF.LF", "CRLF.LF", "LF.CRLF", "CRLF.LF-CRLF", "LF..LF"],
+)
+def test_normalizing_never_ends_data_early(fake_end: bytes) -> None:
+    # A bare LF taken as CRLF must not make a fake end real: the forged transaction
+    # stays content of the one message, whole or split into single octets.
+    data = TRANSACTION + b"Subject: hi\r\n\r\nbody" + fake_end + SMUGGLED + b".\r\nQUIT\r\n"
+    whole = events_of(_normalizing(), data)
+    conn = _normalizing()
+    split: list[object] = []
+    for i in range(len(data)):
+        split += events_of(conn, data[i : i + 1])
+    for events in (whole, split):
+        bodies = [e for e in events if isinstance(e, MessageBody)]
+        assert len(bodies) == 1
+        assert b"MAIL FROM:<admin@example.com>\r\n" in bodies[0].content
+        assert b"\n" not in bodies[0].content.replace(b"\r\n", b"")
+        assert sum(isinstance(e, MailFrom) for e in events) == 1
+        assert events[-2:] == [Quit(), ConnectionClosed()]
+
+
+def test_normalizing_reads_lf_lines_as_crlf_and_unstuffs_them() -> None:
+    # smtplib sends bytes as given, with dots doubled at the start of every LF line.
+    events = events_of(_normalizing(), TRANSACTION + b"a\n..b\nc\r\n.\r\n")
+    assert events[-1] == MessageBody(b"a\r\n.b\r\nc\r\n")
+
+
+@pytest.mark.parametrize("fake_end", [b"\r.\r\n", b"\r\n.\r", b"\r.\r"])
+def test_normalizing_still_refuses_bare_cr(fake_end: bytes) -> None:
+    events = events_of(_normalizing(), TRANSACTION + b"body" + fake_end + SMUGGLED + b".\r\n")
+    assert len(_rejections(events)) == 1
+    assert _rejections(events)[0].reply.text == BARE_CR_LF

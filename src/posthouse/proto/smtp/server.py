@@ -162,6 +162,8 @@ def _decode_base64(text: str) -> bytes:
         raise SMTPError(_REPLY_BAD_BASE64) from None
 
 
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
 # --- DATA framing ------------------------------------------------------------
 
 
@@ -171,21 +173,28 @@ class _DataFramer:
     defence), text line length (§4.5.3.1.6) and total size (RFC 1870).
 
     Only CRLF "." CRLF ends the content, so LF "." LF, CRLF "." LF, LF "." CRLF and
-    CR "." CRLF are content, and content with any bare CR or LF is refused as a whole.
+    CR "." CRLF are content, and content with any bare CR or LF is refused as a whole
+    — unless `normalize_lf`, for clients the server trusts (loopback, authenticated
+    users: Postfix's `smtpd_forbid_bare_newline = normalize` with its exclusions): then
+    a bare LF is taken as CRLF, as scripts that write LF-only messages expect.  The end
+    of the content is still only CRLF "." CRLF, so nothing can be smuggled, and a
+    bare CR is still refused.
     Bytes are consumed as they arrive (at most the 4 octets that might begin the
     terminator stay buffered); once the content is over the size limit it is framed
     but no longer kept.
     """
 
-    def __init__(self, max_size: int, max_line: int) -> None:
+    def __init__(self, max_size: int, max_line: int, *, normalize_lf: bool = False) -> None:
         self._max_size = max_size
         self._max_line = max_line
+        self._normalize_lf = normalize_lf
         self._body: bytearray | None = bytearray()
         self._size = 0
         self._line_len = 0  # octets of the current, unfinished line
         # The DATA command's own CRLF begins the first line, so "." CRLF right away
         # is the empty message.
         self._after_crlf = True
+        self._line_start = True  # differs from _after_crlf only after a normalised LF
         self._bare = False
         self._too_long = False
 
@@ -217,6 +226,12 @@ class _DataFramer:
         return False
 
     def _process(self, raw: bytes) -> None:
+        # Whether the wire had CRLF at the end: only then may the next octets begin
+        # the terminator, however the content was split into segments.
+        wire_crlf = raw.endswith(b"\r\n")
+        if self._normalize_lf and raw.count(b"\n") != raw.count(b"\r\n"):
+            # A segment never ends in CR, so an LF at its start is bare too.
+            raw = _BARE_LF.sub(b"\r\n", raw)
         segment = raw
         if not self._bare:
             # RFC 5321 §2.3.8: CR and LF only ever appear together as CRLF. A segment
@@ -225,10 +240,11 @@ class _DataFramer:
             if segment.count(b"\r") != crlf or segment.count(b"\n") != crlf:
                 self._bare = True
         # RFC 5321 §4.5.2: the first character of a line that is "." is deleted.
-        if self._after_crlf and segment.startswith(b"."):
+        if self._line_start and segment.startswith(b"."):
             segment = segment[1:]
         segment = segment.replace(b"\r\n.", b"\r\n")
-        self._after_crlf = raw.endswith(b"\r\n")
+        self._after_crlf = wire_crlf
+        self._line_start = raw.endswith(b"\r\n")
         if self._max_line and not self._too_long:
             self._check_lines(segment)
         self._size += len(segment)
@@ -323,6 +339,9 @@ class ServerConnection:
         self.limits = limits if limits is not None else ServerLimits()
         self.tls_active = tls_active
         self.authenticated = False
+        # Take a bare LF in DATA content as CRLF (see _DataFramer); the session sets
+        # it for clients it trusts.
+        self.normalize_bare_lf = False
         self.hello: Hello | None = None  # the HELO/EHLO accepted last
         self.mail_from: MailFrom | None = None  # the MAIL accepted in this transaction
         self.recipient_count = 0  # RCPTs accepted in this transaction
@@ -494,7 +513,11 @@ class ServerConnection:
     def _after_data(self, event: ServerEvent, reply: Reply) -> None:
         if reply.code == 354:
             self._state = State.DATA
-            self._framer = _DataFramer(self.limits.max_message_size, self.limits.max_text_line)
+            self._framer = _DataFramer(
+                self.limits.max_message_size,
+                self.limits.max_text_line,
+                normalize_lf=self.normalize_bare_lf,
+            )
 
     def _after_message(self, event: ServerEvent, reply: Reply) -> None:
         # Accepted or not, the transaction is over (RFC 5321 §4.1.1.4).
