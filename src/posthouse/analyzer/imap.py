@@ -379,6 +379,8 @@ class _Cores:
         self.responses = ResponseParser(max_line=1 << 20, max_literal=big)
 
     def feed(self, sender: str, data: bytes) -> None:
+        if not data:
+            return  # b"" would tell the parsers the connection closed
         if sender == CLIENT:
             self.commands.receive_data(data)
         else:
