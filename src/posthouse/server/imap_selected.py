@@ -98,6 +98,7 @@ class Selected:
     ) -> list[bytes]:
         """The untagged responses that bring the client up to `change`."""
         out: list[bytes] = []
+        keywords_before = len(self.keywords)
         known_last = self.uids[-1] if self.uids else 0
         gone = {u for u in change.expunged_uids if self.seq_of(u) is not None}
         self.pending |= gone
@@ -114,6 +115,7 @@ class Selected:
             seq = self.seq_of(record.uid)
             if seq is None:
                 continue
+            self.keywords.update(f for f in record.flags if not f.startswith("\\"))
             out.append(self.flags_fetch(seq, record, condstore=condstore or qresync))
         self.echoed.clear()
         if expunge_ok:
@@ -123,6 +125,10 @@ class Selected:
                 self.uids.append(record.uid)
                 self.keywords.update(f for f in record.flags if not f.startswith("\\"))
             out.append(rs.exists(len(self.uids)).to_bytes())
+        if len(self.keywords) != keywords_before:
+            # RFC 9051 §7.3.5: a keyword new to the mailbox (set by another session)
+            # changes the FLAGS list; say it before the FETCH that carries it.
+            out.insert(0, self.flags_line()[0])
         self.modseq = max(self.modseq, change.highestmodseq)
         return out
 

@@ -34,6 +34,16 @@ def test_flag_change_seen_on_noop(raw: Callable[..., RawImap]) -> None:
     assert b.cmd("NOOP").untagged == []  # said once
 
 
+def test_keyword_from_another_session_updates_flags_list(raw: Callable[..., RawImap]) -> None:
+    """RFC 9051 §7.3.5: a keyword new to the mailbox changes * FLAGS, which comes
+    before the FETCH that shows it."""
+    a, b, _ = pair(raw, 2)
+    a.cmd("STORE 1 +FLAGS.SILENT ($Important)")
+    r = b.cmd("NOOP")
+    assert r.untagged[0].startswith("* FLAGS (") and "$Important" in r.untagged[0]
+    assert r.untagged[1] == "* 1 FETCH (FLAGS ($Important) UID 1)"
+
+
 def test_new_message_seen_on_noop(raw: Callable[..., RawImap]) -> None:
     a, b, name = pair(raw, 1)
     a.append(name, message("new"))
