@@ -593,7 +593,7 @@ class ImapSession:
             self.condstore = True
         # The mailbox row first, then the messages: a change between the two is seen
         # again at the next sync rather than missed.
-        records = await self.store.list_messages(mailbox.id)
+        records = await self.watcher.list_messages(mailbox.id)
         sel = Selected(
             mailbox_id=mailbox.id,
             name=mailbox.name,
@@ -758,7 +758,7 @@ class ImapSession:
             "APPENDLIMIT": self.settings.append_limit,
         }
         if "DELETED" in items:
-            records = await self.store.list_messages(mailbox.id)
+            records = await self.watcher.list_messages(mailbox.id)
             values["DELETED"] = sum(1 for r in records if "\\Deleted" in r.flags)
         return [(item, values[item]) for item in items]
 
@@ -813,7 +813,7 @@ class ImapSession:
         sel = self.sel
         if isinstance(cmd, ev.Close) and not sel.read_only:
             # RFC 9051 §6.4.1: CLOSE expunges \Deleted messages, silently.
-            records = await self.store.list_messages(sel.mailbox_id)
+            records = await self.watcher.list_messages(sel.mailbox_id)
             deleted = [r.uid for r in records if "\\Deleted" in r.flags]
             if deleted:
                 await self.store.expunge(sel.mailbox_id, deleted)
@@ -826,7 +826,7 @@ class ImapSession:
         if sel.read_only:
             raise no("The mailbox is read-only (EXAMINE)", "READ-ONLY")
         await self.sync(expunge_ok=True)
-        records = await self.store.list_messages(sel.mailbox_id)
+        records = await self.watcher.list_messages(sel.mailbox_id)
         targets = [r.uid for r in records if "\\Deleted" in r.flags]
         if cmd.uids is not None:
             # RFC 4315 §2.1: UID EXPUNGE removes only the \Deleted messages named.
@@ -845,7 +845,7 @@ class ImapSession:
         if not pairs:
             return {}
         if len(pairs) > 50:
-            all_records = await self.store.list_messages(sel.mailbox_id)
+            all_records = await self.watcher.list_messages(sel.mailbox_id)
             if len(pairs) == len(all_records):
                 return {r.uid: r for r in all_records}
             wanted = {u for _, u in pairs}

@@ -43,7 +43,7 @@ async def search(s: ImapSession, cmd: ev.Search) -> None:
     sel = s.sel
     if cmd.uid:
         await s.sync(expunge_ok=True)
-    records = {r.uid: r for r in await s.store.list_messages(sel.mailbox_id)}
+    records = {r.uid: r for r in await s.watcher.list_messages(sel.mailbox_id)}
     uids = sel.uids
     context = SearchContext(
         max_seq=len(uids),

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from posthouse.store.base import MailboxChange, Store
+from posthouse.store.base import MailboxChange, MessageRecord, Store
 
 log = logging.getLogger("posthouse.imap")
 
@@ -37,6 +37,8 @@ class MailboxWatcher:
         self._next_key = 0
         self._cache: dict[tuple[int, int], MailboxChange] = {}
         self._cache_token: int | None = None
+        self._lists: dict[int, list[MessageRecord]] = {}
+        self._list_token: int | None = None
 
     def watch(self, mailbox_id: int, modseq: int, wake: Callable[[], None]) -> int:
         """Call `wake()` once the mailbox's HIGHESTMODSEQ passes `modseq` (what the
@@ -78,6 +80,22 @@ class MailboxWatcher:
             if len(self._cache) < 10_000:
                 self._cache[key] = change
         return change
+
+    async def list_messages(self, mailbox_id: int) -> list[MessageRecord]:
+        """`store.list_messages`, kept for the few mailboxes read last while nothing is
+        committed: a client that fetches or searches a big mailbox again, or several
+        sessions on one mailbox, read its index once."""
+        token = self.store.change_token()
+        if token != self._list_token:
+            self._lists.clear()
+            self._list_token = token
+        records = self._lists.get(mailbox_id)
+        if records is None:
+            records = await self.store.list_messages(mailbox_id)
+            if len(self._lists) >= 8:
+                self._lists.pop(next(iter(self._lists)))
+            self._lists[mailbox_id] = records
+        return records
 
     @property
     def watched(self) -> int:
