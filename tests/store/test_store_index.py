@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,7 +192,6 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         "DROP INDEX messages_size",
         "DROP INDEX messages_by_from",
         "DROP INDEX messages_by_subject",
-        "DROP TRIGGER messages_sort_keys",
         "ALTER TABLE messages DROP COLUMN sort_from",
         "ALTER TABLE messages DROP COLUMN sort_subject",
         "PRAGMA user_version = 1",
@@ -253,3 +253,21 @@ async def test_thread_pages(store: Store, inbox: Mailbox) -> None:
     assert [m.subject for m in last.items] == ["t0"] and not last.more and last.total == 11
     everything = await store.list_summaries(inbox.id, threads=True, limit=100)
     assert everything.total == 11 and not everything.more
+
+
+async def test_text_is_indexed_after_accepting(store: Store, user: User, inbox: Mailbox) -> None:
+    """Accepting stores the header summary; the text comes later, and a search
+    never misses it."""
+    record = await store.append(inbox.id, mail("later", body="deferred words here"))
+    summary = await store.get_summary(inbox.id, record.uid)
+    assert summary is not None and summary.subject == "later"
+    assert [m.subject for m in await store.search_messages(user.id, "deferred")] == ["later"]
+    summary = await store.get_summary(inbox.id, record.uid)
+    assert summary is not None and summary.preview == "deferred words here"
+    await store.append(inbox.id, mail("quiet", body="indexed when quiet"))
+    for _ in range(50):  # the background indexer runs once nothing is stored for a moment
+        found = await store.get_summary(inbox.id, 2)
+        if found is not None and found.preview:
+            break
+        await asyncio.sleep(0.1)
+    assert found is not None and found.preview == "indexed when quiet"

@@ -60,7 +60,7 @@ from posthouse.store.base import (
 )
 from posthouse.store.sqlite import schema
 from posthouse.store.sqlite.blobs import INLINE_MAX, BlobFiles, new_blob_id, valid_blob_id
-from posthouse.store.sqlite.index import SummaryIndex, compute_summary, insert_summary
+from posthouse.store.sqlite.index import SummaryIndex, header_summary, insert_summary
 from posthouse.store.sqlite.values import (
     INBOX,
     SEEN,
@@ -561,8 +561,9 @@ def _insert_message(
 ) -> MessageRecord:
     cur = conn.execute(
         "INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, internal_tz,"
-        " size, blob_id, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (mailbox_id, uid, modseq, flags, date[0], date[1], size, blob_id, meta),
+        " size, blob_id, meta, sort_from, sort_subject)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {schema.SORT_KEY_VALUES})",
+        (mailbox_id, uid, modseq, flags, date[0], date[1], size, blob_id, meta, blob_id, blob_id),
     )
     assert cur.lastrowid is not None
     return _message((cur.lastrowid, mailbox_id, uid, modseq, flags, *date, size, blob_id))
@@ -697,8 +698,9 @@ def _tx_copy(
         uid = first + offset
         conn.execute(
             "INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, internal_tz,"
-            " size, blob_id, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (dst, uid, modseq, *row[4:10]),
+            " size, blob_id, meta, sort_from, sort_subject)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {schema.SORT_KEY_VALUES})",
+            (dst, uid, modseq, *row[4:10], row[8], row[8]),
         )
         pairs.append((row[2], uid))
     if remove:
@@ -806,8 +808,10 @@ class SQLiteStore(SummaryIndex, WebSessions):
             # A reader on the loop thread must not wait long: a few seconds covers
             # another process recovering the WAL after a crash.
             store._reader = _connect(database, min(busy_timeout, 5.0), write=False)
-            # Messages stored before schema version 2 get their summaries now.
+            # Messages stored before schema version 2 get their summaries now, and
+            # text left unindexed by a previous run is indexed once it is quiet.
             await store.backfill_summaries()
+            store.stored_something()
         except BaseException:
             await store.close()
             raise
@@ -827,6 +831,8 @@ class SQLiteStore(SummaryIndex, WebSessions):
         """Finish every write already submitted, then close the connections."""
         if self._closed:
             return
+        # Text not yet indexed stays marked; the next open's indexer takes it up.
+        await self.stop_indexing()
         self._closed = True
         self._writer.stop()
         await asyncio.to_thread(self._writer.join)
@@ -1185,8 +1191,8 @@ class SQLiteStore(SummaryIndex, WebSessions):
         deliveries = [(d.mailbox_id, flags_text(normalize_flags(d.flags).values())) for d in local]
         date = to_us_tz(internal_date) if internal_date is not None else (_now_us(), 0)
         meta_text = None if meta is None else _json(meta)
-        summary = await compute_summary(raw) if local else None
-        return await self._store_blob(
+        summary = header_summary(raw) if local else None
+        result = await self._store_blob(
             raw,
             lambda blob_id, inline: functools.partial(
                 _tx_accept,
@@ -1200,6 +1206,9 @@ class SQLiteStore(SummaryIndex, WebSessions):
                 summary=summary,
             ),
         )
+        if local:
+            self.stored_something()
+        return result
 
     async def append(
         self,
@@ -1210,7 +1219,7 @@ class SQLiteStore(SummaryIndex, WebSessions):
     ) -> MessageRecord:
         date = to_us_tz(internal_date) if internal_date is not None else (_now_us(), 0)
         deliveries = [(mailbox_id, flags_text(normalize_flags(flags).values()))]
-        summary = await compute_summary(raw)
+        summary = header_summary(raw)
         result = await self._store_blob(
             raw,
             lambda blob_id, inline: functools.partial(
@@ -1225,6 +1234,7 @@ class SQLiteStore(SummaryIndex, WebSessions):
                 summary=summary,
             ),
         )
+        self.stored_something()
         return result.messages[0]
 
     async def list_messages(self, mailbox_id: int) -> list[MessageRecord]:

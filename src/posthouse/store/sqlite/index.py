@@ -3,27 +3,37 @@
 `SummaryIndex` is mixed into `SQLiteStore`; it uses the store's read connection
 (`_rows`, `_row`) and its writer (`_write`).  The transaction body that stores a
 summary, `insert_summary`, is called from the accept transaction so a message and
-its summary are committed together.
+its header summary are committed together.
+
+Reading a message's text (preview, attachments, the full-text index) costs more
+than the rest of accepting it, so it is not done on that path (schema version 6):
+`index_pending` does it in batches, from a task that waits until no message has been
+stored for a moment, and before every search, so a search always sees every message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from posthouse.store.base import MessageSummary, SortKey, SpecialUse, SummaryPage
 from posthouse.store.sqlite.schema import set_sort_keys
 from posthouse.store.sqlite.values import SEEN, from_us, from_us_tz, parse_flags
-from posthouse.store.summary import Summary, summarize_safely
+from posthouse.store.summary import Summary, summarize_headers_safely, summarize_safely
 
 # Summaries of messages larger than this are computed off the event loop.
 _INLINE_SUMMARY_MAX = 256 * 1024
 _BACKFILL_BATCH = 200
+_INDEX_BATCH = 100  # messages whose text one indexing transaction reads
+_QUIET = 0.5  # seconds without a stored message before the text is indexed
+_MAX_BACKLOG = 20_000  # index even under load beyond this many pending messages
 _THREAD_CHUNK = 500  # messages read at a time while looking for a page of threads
 _MAX_UID = 2**32 - 1
 
@@ -71,14 +81,16 @@ def summary_values(summary: Summary) -> tuple[Any, ...]:
 
 
 def insert_summary(conn: sqlite3.Connection, blob_id: str, values: tuple[Any, ...]) -> None:
-    """Store a blob's summary and index its text, once per blob."""
+    """Store a blob's summary, once per blob: with its text indexed when `values`
+    carries the FTS columns, else marked for `index_pending`."""
+    indexed = int(len(values) > 12)
     cur = conn.execute(
         "INSERT OR IGNORE INTO summaries (blob_id, from_name, from_addr, to_addrs, to_text,"
-        " subject, date, message_id, in_reply_to, refs, thread_key, has_attachment, preview)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (blob_id, *values[:12]),
+        " subject, date, message_id, in_reply_to, refs, thread_key, has_attachment, preview,"
+        " indexed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (blob_id, *values[:12], indexed),
     )
-    if cur.rowcount:
+    if cur.rowcount and indexed:
         conn.execute(
             "INSERT INTO message_text (rowid, sender, recipients, subject, body)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -97,12 +109,37 @@ def _tx_add_summaries(conn: sqlite3.Connection, items: list[tuple[str, tuple[Any
     return added
 
 
+def _tx_index(conn: sqlite3.Connection, items: list[tuple[str, tuple[Any, ...]]]) -> int:
+    """Fill in preview and attachments and index the text of pending summaries."""
+    done = 0
+    for blob_id, values in items:
+        row = conn.execute(
+            "UPDATE summaries SET has_attachment = ?, preview = ?, indexed = 1"
+            " WHERE blob_id = ? AND indexed = 0 RETURNING rowid",
+            (values[10], values[11], blob_id),
+        ).fetchone()
+        if row is not None:  # not done meanwhile by another process
+            conn.execute(
+                "INSERT INTO message_text (rowid, sender, recipients, subject, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (row[0], *values[12:]),
+            )
+            done += 1
+    return done
+
+
 async def compute_summary(raw: bytes) -> tuple[Any, ...]:
+    """Everything: the summary with the FTS columns (back-fill, index_pending)."""
     if len(raw) > _INLINE_SUMMARY_MAX:
         summary = await asyncio.to_thread(summarize_safely, raw)
     else:
         summary = summarize_safely(raw)
     return summary_values(summary)
+
+
+def header_summary(raw: bytes) -> tuple[Any, ...]:
+    """The accept path's summary: the header block only (12 columns, no FTS)."""
+    return summary_values(summarize_headers_safely(raw))[:12]
 
 
 def _summary(row: Sequence[Any], thread_size: int = 1) -> MessageSummary:
@@ -289,6 +326,7 @@ class SummaryIndex:
         match = fts_query(query)
         if match is None:
             return []
+        await self.index_pending()
         extra = "" if mailbox_id is None else " AND m.mailbox_id = ?"
         params: tuple[Any, ...] = (match, user_id)
         if mailbox_id is not None:
@@ -328,6 +366,59 @@ class SummaryIndex:
             (user_id, str(SpecialUse.SENT), escaped + "%", max(0, int(limit))),
         )
         return [str(row[0]) for row in rows]
+
+    async def index_pending(self, limit: int | None = None) -> int:
+        """Index the text of messages stored since the last run (all of them, or up
+        to `limit`); returns how many."""
+        done = 0
+        tried: set[str] = set()
+        while limit is None or done < limit:
+            batch = _INDEX_BATCH if limit is None else min(_INDEX_BATCH, limit - done)
+            ids = [
+                row[0]
+                for row in self._rows(
+                    "SELECT blob_id FROM summaries WHERE indexed = 0 LIMIT ?",
+                    (batch + len(tried),),
+                )
+                if row[0] not in tried
+            ][:batch]
+            if not ids:
+                break
+            tried.update(ids)
+            items: list[tuple[str, tuple[Any, ...]]] = []
+            for blob_id in ids:
+                try:
+                    raw = await self.read_message(blob_id)
+                except Exception:
+                    continue  # gone meanwhile; its summary goes with it
+                items.append((blob_id, await compute_summary(raw)))
+            done += await self._write(functools.partial(_tx_index, items=items))
+        return done
+
+    def stored_something(self) -> None:
+        """Called after each accept/append: index the text once the store is quiet."""
+        self._last_store = time.monotonic()
+        task: asyncio.Task[None] | None = getattr(self, "_indexer", None)
+        if task is None or task.done():
+            self._indexer = asyncio.get_running_loop().create_task(self._index_when_quiet())
+
+    async def _index_when_quiet(self) -> None:
+        while True:
+            await asyncio.sleep(_QUIET)
+            backlog = self._row("SELECT count(*) FROM summaries WHERE indexed = 0")
+            pending = int(backlog[0]) if backlog else 0
+            if pending == 0:
+                return
+            if time.monotonic() - self._last_store < _QUIET and pending < _MAX_BACKLOG:
+                continue  # still busy storing: accepting mail comes first
+            await self.index_pending(_INDEX_BATCH)
+
+    async def stop_indexing(self) -> None:
+        task: asyncio.Task[None] | None = getattr(self, "_indexer", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def backfill_summaries(self) -> int:
         """Summarise blobs stored before schema version 2; returns how many."""

@@ -312,6 +312,14 @@ def _to_v5(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# The values of messages' sort_from and sort_subject in an INSERT: two subqueries,
+# each taking the message's blob id as its parameter.
+SORT_KEY_VALUES = (
+    f"(SELECT {_SORT_FROM} FROM summaries AS s WHERE s.blob_id = ?),"
+    f" (SELECT {_SORT_SUBJECT} FROM summaries AS s WHERE s.blob_id = ?)"
+)
+
+
 def set_sort_keys(conn: sqlite3.Connection, blob_id: str) -> None:
     """Fill the sort keys of the copies of a blob whose summary came after them
     (summaries back-filled for messages stored before version 2)."""
@@ -324,6 +332,23 @@ def set_sort_keys(conn: sqlite3.Connection, blob_id: str) -> None:
     )
 
 
+# Version 6: accepting a message writes only what its header block says; the text
+# for the preview and the full-text index is read later (index.py), in batches,
+# when the store is quiet or before a search.  `indexed` = 0 marks those pending.
+# The sort keys of version 5 are written by the INSERT of each copy itself
+# (SORT_KEY_VALUES), no longer by a trigger that rewrote the new row.
+_V6 = """
+ALTER TABLE summaries ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX summaries_pending ON summaries(indexed) WHERE indexed = 0;
+DROP TRIGGER messages_sort_keys;
+"""
+
+
+def _to_v6(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V6):
+        conn.execute(statement)
+
+
 # MIGRATIONS[i] turns a version-i database into version i+1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_v1,
@@ -331,6 +356,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_v3,
     _to_v4,
     _to_v5,
+    _to_v6,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
