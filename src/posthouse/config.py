@@ -237,7 +237,7 @@ def default_config_text(domain: str, hostname: str) -> str:
         "# One table per listener; remove a table (or set port = 0) to turn it off.",
         "# tls: none | starttls | implicit",
     ]
-    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "https"):
         port, tls = LISTENER_DEFAULTS[name]
         lines += [
             "",
@@ -248,8 +248,8 @@ def default_config_text(domain: str, hostname: str) -> str:
         ]
     lines += [
         "",
-        "# Webmail over HTTPS: add a table [listeners.https] (port 8443, tls = \"implicit\");",
-        "# [listeners.http] (port 8080, tls = \"none\") then redirects browsers to it.",
+        "# Webmail is served on [listeners.https]; add [listeners.http] (port 8080,",
+        '# tls = "none") to redirect browsers from plain HTTP to it.',
     ]
     return "\n".join(lines) + "\n"
 
@@ -365,7 +365,7 @@ def _relay_text() -> list[str]:
         f"port = {r.port}",
         '# Relay every remote domain through this "host:port" (empty: deliver by MX).',
         'smarthost = ""',
-        '# starttls | implicit | none; AUTH only ever inside TLS.',
+        "# starttls | implicit | none; AUTH only ever inside TLS.",
         f'smarthost_tls = "{r.smarthost_tls}"',
         'smarthost_username = ""',
         'smarthost_password = ""',
@@ -373,7 +373,7 @@ def _relay_text() -> list[str]:
         f'tls = "{r.tls}"',
         '# CA bundle for "verify" (empty: the system\'s).',
         'tls_ca_file = ""',
-        '# Local address outgoing connections come from (empty: any).',
+        "# Local address outgoing connections come from (empty: any).",
         'source_address = ""',
         "# Seconds between attempts (the last repeats), and the age that bounces.",
         f"retry_schedule = [{schedule}]",

@@ -73,7 +73,16 @@ class MailServer:
             stdin=ADMIN[1] + "\n",
         )
         server = cls(directory)
-        for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+        for name in (
+            "smtp",
+            "submission",
+            "submissions",
+            "pop3",
+            "pop3s",
+            "imap",
+            "imaps",
+            "https",
+        ):
             server.ports[name] = free_port()
         text = (directory / "posthouse.toml").read_text()
         for name, port in server.ports.items():
