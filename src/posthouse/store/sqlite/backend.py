@@ -1217,24 +1217,9 @@ class SQLiteStore(SummaryIndex, WebSessions):
         flags: Iterable[str] = (),
         internal_date: datetime | None = None,
     ) -> MessageRecord:
-        date = to_us_tz(internal_date) if internal_date is not None else (_now_us(), 0)
-        deliveries = [(mailbox_id, flags_text(normalize_flags(flags).values()))]
-        summary = header_summary(raw)
-        result = await self._store_blob(
-            raw,
-            lambda blob_id, inline: functools.partial(
-                _tx_accept,
-                blob_id=blob_id,
-                inline=inline,
-                size=len(raw),
-                local=deliveries,
-                outbound=None,
-                date=date,
-                meta=None,
-                summary=summary,
-            ),
+        result = await self.accept(
+            raw, [LocalDelivery(mailbox_id, frozenset(flags))], internal_date=internal_date
         )
-        self.stored_something()
         return result.messages[0]
 
     async def list_messages(self, mailbox_id: int) -> list[MessageRecord]:
