@@ -40,6 +40,7 @@ MAX_IN_FLIGHT = 400  # queue entries being worked on at once
 ROUTE_TTL = 60.0  # seconds a route (MX answer) is reused
 IDLE_REUSE = 2.0  # seconds an idle connection waits for the next job
 MAX_REUSE = 1000  # transactions per connection
+WAKE_GATHER = 0.02  # seconds a wake-up waits for more mail queued in the same burst
 
 # (entry, message) -> a header field to prepend (a DKIM signature), or None.
 Signer = Callable[[QueueEntry, bytes], bytes | None]
@@ -184,8 +185,13 @@ class DeliveryScheduler:
             if full and len(self._in_flight) >= MAX_IN_FLIGHT // 2:
                 await self._wakeup.wait()  # set when the number in flight drops
             else:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wakeup.wait(), self.settings.poll_interval)
+                except TimeoutError:
+                    continue
+            # Woken (mail queued, entries finished): one look at the queue for the
+            # whole burst rather than one per message.
+            await asyncio.sleep(WAKE_GATHER)
 
     async def _admit(self) -> bool:
         """Start attempts for due entries not already in flight; True when more may be due."""

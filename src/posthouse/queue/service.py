@@ -4,6 +4,10 @@ With several worker processes only one may deliver, or two would send the same
 entry: the process holding an exclusive lock on `data/queue.lock` runs the
 scheduler, the others keep trying to take the lock, so a replacement worker takes
 over when the delivering one dies (the kernel drops a dead process's lock).
+
+A session that queues a message for another domain calls `queued(store)`, so the
+delivering process starts at once instead of at its next look at the queue; in the
+other processes the call does nothing and their mail waits for that look.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import weakref
 from pathlib import Path
 
 from posthouse.config import Config
@@ -25,6 +30,15 @@ log = logging.getLogger("posthouse.queue")
 
 LOCK_NAME = "queue.lock"
 LOCK_RETRY = 2.0  # seconds between attempts to become the delivering process
+
+_services: weakref.WeakKeyDictionary[Store, DeliveryService] = weakref.WeakKeyDictionary()
+
+
+def queued(store: Store) -> None:
+    """Mail for other domains was just queued in `store`: wake its delivery."""
+    service = _services.get(store)
+    if service is not None:
+        service.wake()
 
 
 def lock_path(config: Config) -> Path:
@@ -39,6 +53,7 @@ class DeliveryService:
         self.scheduler: DeliveryScheduler | None = None
         self._fd: int | None = None
         self._task: asyncio.Task[None] | None = None
+        _services[store] = self
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._take_lock(), name="queue-lock")
@@ -75,6 +90,8 @@ class DeliveryService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if _services.get(self.store) is self:
+            del _services[self.store]
         if self.scheduler is not None:
             await self.scheduler.stop(grace)
         if self._fd is not None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posthouse.config import Config
-from posthouse.mime.headers import HeaderError, originators, split_message
 from posthouse.queue.scheduler import SIGNATURE_PARAM
 from posthouse.senderauth.dkim import PrivateKey, load_private_key, signature_field
+from posthouse.senderauth.results import from_domains
 from posthouse.store.base import QueueEntry
 
 log = logging.getLogger("posthouse.queue")
@@ -88,14 +88,14 @@ class DKIMSigner:
         return key
 
     def __call__(self, entry: QueueEntry, raw: bytes) -> bytes | None:
-        header, _body = split_message(raw)
+        # The From domain as DMARC at the receiver reads it (RFC 7489 §3.1.1).
         try:
-            senders = originators(header).get("from", [])
-        except HeaderError:
+            domains, fields = from_domains(raw)
+        except Exception:
             return None
-        if len(senders) != 1:
+        if fields != 1 or len(domains) != 1:
             return None  # RFC 7489 §6.6.1: several authors, no single domain to align
-        domain = senders[0].rpartition("@")[2].lower()
+        domain = domains[0]
         key = self.key_for(domain)
         if key is None:
             return None

@@ -60,6 +60,7 @@ from posthouse.proto.smtp.server import (
     ServerLimits,
     check_chunked_content,
 )
+from posthouse.queue.service import queued
 from posthouse.senderauth.results import Verdict, check_message, remove_ours
 from posthouse.server.context import ServerContext, is_loopback
 from posthouse.server.imap_watch import mailboxes_changed
@@ -130,6 +131,7 @@ class SMTPSession:
         self.tx_lines: list[str] = []
         self._in_tx = False
         self._quiet_reply = False
+        self._out: list[bytes] = []  # replies not yet written
         self.closing = False
         self.session_id = f"{int(time.time() * 1000):x}{id(self) & 0xFFFF:04x}"
         self._handlers: dict[type, Callable[[Any], Awaitable[Reply | None]]] = {
@@ -187,7 +189,10 @@ class SMTPSession:
                 if self.ctx.shutting_down.is_set() and self.envelope.sender is None:
                     self._send(_r(421, "4.3.2", f"{self.ctx.hostname} shutting down"))
                     break
-                if not await self._receive():
+                # RFC 2920 §3.2: the replies to a group of pipelined commands leave
+                # together, once the group is read; one write, not one per reply.
+                self._write_out()
+                if not await self._flush() or not await self._receive():
                     break
                 continue
             if event is PAUSED:  # cannot happen: every event is answered below
@@ -201,12 +206,17 @@ class SMTPSession:
                 self._send(reply)
                 if reply.code == 421:
                     break
-                if not await self._flush():
-                    break
             if self.errors >= self.settings.max_errors and not self.closing:
                 self._send(_r(421, "4.7.0", "Too many errors, closing connection"))
                 break
+        self._write_out()
         await self._flush()
+
+    def _write_out(self) -> None:
+        if self._out:
+            data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
+            self._out.clear()
+            self.conn.write(data)
 
     async def _flush(self) -> bool:
         """Wait while the client is not reading its replies (pipelined commands
@@ -240,7 +250,7 @@ class SMTPSession:
 
     def _send(self, reply: Reply) -> None:
         data = self.core.send(reply)
-        self.conn.write(data)
+        self._out.append(data)
         if self._quiet_reply:  # the reply echoes the unrecognized line
             self._log_line(f"S: {reply.code} {reply.enhanced or ''} (unrecognized command)")
             self._quiet_reply = False
@@ -391,6 +401,7 @@ class SMTPSession:
     async def on_starttls(self, ev: StartTLS) -> Reply | None:
         assert self.ctx.tls is not None
         self._send(_r(220, "2.0.0", "Ready to start TLS"))
+        self._write_out()
         await self.conn.drain()
         await self.conn.start_tls(self.ctx.tls)
         self._log_line(
@@ -527,7 +538,8 @@ class SMTPSession:
             local.append(LocalDelivery(mailbox.id))
         outbound = None
         if env.remote:
-            params = {k: v for k, v in env.mail_params.items() if v is not None}
+            # A parameter without a value (SMTPUTF8, RFC 6531 §3.4) is kept as "".
+            params = {k: "" if v is None else v for k, v in env.mail_params.items()}
             outbound = OutboundEnvelope(env.sender, tuple(env.remote), params)
         try:
             result = await self.ctx.store.accept(raw, local, outbound, meta=self._meta(verdict))
@@ -539,6 +551,8 @@ class SMTPSession:
             log.exception("smtp %s: storing a message failed", self.conn.remote_ip)
             return _r(451, "4.3.0", "Temporary storage failure, try again later")
         mailboxes_changed(self.ctx.store, (d.mailbox_id for d in local))
+        if outbound is not None:
+            queued(self.ctx.store)  # deliver now, not at the queue's next look
         ident = result.blob_id[:16]
         log.info(
             "smtp %s accepted %s from=<%s> rcpts=%d size=%d",
