@@ -22,6 +22,11 @@ Each server gets an untimed warm-up round (Dovecot indexes the Maildir at the fi
 login; both fill the page cache), then `--rounds` timed rounds; the table shows the
 best and the median round and the JSON line has all of them.
 
+Throughput depends on what else the machine is running; the CPU time the server's
+processes spend per message (user + system, read from /proc for the server and every
+process it started, reaped ones included) depends much less on it, so the table shows
+that too: compare servers by the ratio of either, measured in the same invocation.
+
 The load runs in this process, on the same cores as the server, so it is kept cheap
 and is the very same for every server: raw asyncio Protocol connections that wait
 for the terminating CRLF "." CRLF and check the body size without parsing lines.
@@ -73,6 +78,13 @@ class Result:
     messages: int
     octets: int
     seconds: float
+    server_user: float = 0.0  # CPU seconds of the server's processes during the round,
+    server_system: float = 0.0  # in user mode and in the kernel
+    client_cpu: float = 0.0  # CPU seconds of this process (the load) during the round
+
+    @property
+    def cpu_us_per_message(self) -> float:
+        return (self.server_user + self.server_system) / self.messages * 1e6
 
     def row(self) -> dict[str, float]:
         return {
@@ -81,7 +93,38 @@ class Result:
             "seconds": round(self.seconds, 3),
             "msgs_per_s": round(self.messages / self.seconds, 1),
             "mb_per_s": round(self.octets / self.seconds / 1e6, 2),
+            "server_cpu_us_per_msg": round(self.cpu_us_per_message, 1),
+            "server_user_us_per_msg": round(self.server_user / self.messages * 1e6, 1),
+            "server_sys_us_per_msg": round(self.server_system / self.messages * 1e6, 1),
+            "client_cpu_us_per_msg": round(self.client_cpu / self.messages * 1e6, 1),
         }
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user, system) used so far by process `pid`, its descendants, and
+    every child they have reaped (Linux /proc)."""
+    user = system = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile: its time is in its parent's cutime/cstime now
+        # Fields after the command name: state is field 3, utime 14 ... cstime 17.
+        fields = stat.rsplit(")", 1)[1].split()
+        user += int(fields[11]) + int(fields[13])  # utime + cutime
+        system += int(fields[12]) + int(fields[14])  # stime + cstime
+        for task in tasks:
+            try:
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return user / _CLOCK_TICKS, system / _CLOCK_TICKS
 
 
 # --- the load: one client connection per user ---------------------------------------
@@ -220,11 +263,19 @@ def run_loop(coro: Coroutine[Any, Any, Result]) -> Result:
     return uvloop.run(coro)
 
 
-def rounds(port: int, users: list[str], password: str, expected: int, n: int) -> list[Result]:
+def rounds(
+    port: int, users: list[str], password: str, expected: int, n: int, server_pid: int
+) -> list[Result]:
     run_loop(load(port, users, password, expected))  # warm-up, untimed
     results = []
     for _ in range(n):
+        user, system = tree_cpu(server_pid)
+        client = time.process_time()
         result = run_loop(load(port, users, password, expected))
+        result.client_cpu = time.process_time() - client
+        time.sleep(0.2)  # let the server finish the QUITs (and Dovecot reap its pop3s)
+        user_after, system_after = tree_cpu(server_pid)
+        result.server_user, result.server_system = user_after - user, system_after - system
         print(f"  round: {result.row()}", flush=True)
         results.append(result)
     return results
@@ -260,8 +311,9 @@ def posthouse_run(users: list[str], messages: list[bytes], n: int, workers: int)
         asyncio.run(seed_posthouse(server.dir, users, messages))
         print(f"posthouse: seeded in {time.perf_counter() - t0:.1f} s", flush=True)
         server.start()
+        assert server.proc is not None
         try:
-            return rounds(server.ports["pop3"], users, PASSWORD, len(messages), n)
+            return rounds(server.ports["pop3"], users, PASSWORD, len(messages), n, server.proc.pid)
         finally:
             server.stop()
 
@@ -357,15 +409,17 @@ def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result]
             timeout=60,
         )
         deadline = time.monotonic() + 20
+        pid_file = base / "run" / "master.pid"
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                master = int(pid_file.read_text())  # written once the master has forked
                 break
-            except OSError:
+            except (OSError, ValueError):  # not listening yet, or no (whole) pid file
                 if time.monotonic() > deadline:
                     raise RuntimeError((base / "dovecot.log").read_text()) from None
                 time.sleep(0.1)
-        return rounds(port, users, PASSWORD, len(messages), n)
+        return rounds(port, users, PASSWORD, len(messages), n, master)
     finally:
         subprocess.run(
             [dovecot, "-c", str(conf), "stop"],
@@ -400,7 +454,7 @@ def main() -> None:
         results["dovecot"] = dovecot_run(users, messages, args.rounds)
     print(
         f"\n{'server':24} {'best msgs/s':>11} {'MB/s':>7} {'median msgs/s':>13} {'MB/s':>7}"
-        f" {'rounds':>6}"
+        f" {'server CPU µs/msg':>17} {'rounds':>6}"
     )
     for name, runs in results.items():
         if not runs:
@@ -408,9 +462,10 @@ def main() -> None:
             continue
         rates = sorted(r.messages / r.seconds for r in runs)
         sizes = sorted(r.octets / r.seconds / 1e6 for r in runs)
+        cpu = statistics.median(r.cpu_us_per_message for r in runs)
         print(
             f"{name:24} {rates[-1]:>11.0f} {sizes[-1]:>7.1f} {statistics.median(rates):>13.0f}"
-            f" {statistics.median(sizes):>7.1f} {len(runs):>6}"
+            f" {statistics.median(sizes):>7.1f} {cpu:>17.1f} {len(runs):>6}"
         )
     print(
         json.dumps(

@@ -12,7 +12,11 @@ RFC 8314).  A session serves the user's INBOX as a maildrop:
 * the maildrop is locked while a session is in TRANSACTION; a second login gets
   `-ERR [IN-USE]` (RFC 1939 §8, RFC 2449 §8.1.1);
 * a unique-id (UIDL) is "<uidvalidity>.<uid>": never reused for another message, so a
-  client that leaves mail on the server never downloads one twice (RFC 1939 §7).
+  client that leaves mail on the server never downloads one twice (RFC 1939 §7);
+* clients retrieve in order (RETR 1, 2, 3... or TOP n 99999999), so a RETR or TOP that
+  follows the previous one reads the next messages too, in one store call: a window
+  that doubles while the client keeps going, up to READ_AHEAD_MESSAGES messages or
+  READ_AHEAD_OCTETS.  What was read ahead belongs to the snapshot, like the numbers.
 """
 
 from __future__ import annotations
@@ -70,10 +74,15 @@ from posthouse.proto.pop3 import (
 )
 from posthouse.server.context import ServerContext
 from posthouse.server.listener import Connection
-from posthouse.store.base import MessageRecord, NotFound
+from posthouse.store.base import MessageRecord
 from posthouse.store.base import User as Account
 
 log = logging.getLogger("posthouse.pop3")
+
+# Bounds of one read-ahead store call (the message asked for is always read, whatever
+# its size): enough to make the per-call cost vanish, small enough per session.
+READ_AHEAD_MESSAGES = 32
+READ_AHEAD_OCTETS = 512 * 1024
 
 OVERLOAD_REPLY = Err("Too many connections, try again later", code=SYS_TEMP).to_bytes()
 _SHUTDOWN = Err("Server shutting down; nothing was deleted, log in again later", code=SYS_TEMP)
@@ -135,6 +144,25 @@ class Maildrop:
     uidvalidity: int
     messages: list[MessageRecord]
     deleted: set[int] = field(default_factory=set)  # message numbers marked by DELE
+    ahead: dict[int, bytes] = field(default_factory=dict)  # message number -> octets
+    window: int = 1  # messages the next read-ahead may cover
+    last_read: int = 0  # the message number read last
+
+    def to_read(self, n: int) -> list[int]:
+        """Message `n` and the live messages after it that the next store call reads:
+        one while the client jumps around, a doubling window while it goes in order."""
+        self.window = min(self.window * 2, READ_AHEAD_MESSAGES) if n == self.last_read + 1 else 1
+        self.ahead.clear()
+        numbers = [n]
+        octets = self.messages[n - 1].size
+        for k in range(n + 1, min(n + self.window - 1, len(self.messages)) + 1):
+            if k in self.deleted:
+                continue
+            octets += self.messages[k - 1].size
+            if octets > READ_AHEAD_OCTETS:
+                break
+            numbers.append(k)
+        return numbers
 
     def live(self) -> list[int]:
         return [n for n in range(1, len(self.messages) + 1) if n not in self.deleted]
@@ -521,13 +549,27 @@ class Pop3Session:
         return maildrop.messages[n - 1]
 
     async def _read(self, n: int, record: MessageRecord) -> bytes | Err:
-        try:
-            return await self.ctx.store.read_message(record.blob_id)
-        except NotFound:
-            return Err(f"message {n} was removed by another session", SYS_PERM)
-        except Exception as e:
-            log.error("pop3 %s: cannot read message %d: %s", self.conn.remote_ip, n, e)
-            return Err(f"Cannot read message {n}: storage failure, try again later", SYS_TEMP)
+        maildrop = self._drop()
+        raw = maildrop.ahead.pop(n, None)
+        if raw is None:
+            numbers = maildrop.to_read(n)
+            messages = maildrop.messages
+            try:
+                found = await self.ctx.store.read_messages(
+                    [messages[k - 1].blob_id for k in numbers]
+                )
+            except Exception as e:
+                log.error("pop3 %s: cannot read message %d: %s", self.conn.remote_ip, n, e)
+                return Err(f"Cannot read message {n}: storage failure, try again later", SYS_TEMP)
+            raw = found.get(record.blob_id)
+            if raw is None:  # expunged by an IMAP session since the login
+                return Err(f"message {n} was removed by another session", SYS_PERM)
+            for k in numbers[1:]:
+                following = found.get(messages[k - 1].blob_id)
+                if following is not None:
+                    maildrop.ahead[k] = following
+        maildrop.last_read = n
+        return raw
 
     async def on_stat(self, ev: Stat) -> Response:
         count, octets = self._drop().totals()
@@ -582,7 +624,9 @@ class Pop3Session:
         record = self._message(ev.message)
         if isinstance(record, Err):
             return record
-        self._drop().deleted.add(ev.message)  # RFC 1939 §6: removed only at QUIT
+        maildrop = self._drop()
+        maildrop.deleted.add(ev.message)  # RFC 1939 §6: removed only at QUIT
+        maildrop.ahead.pop(ev.message, None)
         return Ok(f"message {ev.message} deleted")
 
     async def on_rset(self, ev: Rset) -> Response:
