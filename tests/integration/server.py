@@ -22,6 +22,12 @@ USERS = {
     "bob@example.test": "bobpw-Secret2",
 }
 ADMIN = ("admin@example.test", "adminpw-Secret0")
+# An empty [dns] table: the instance asks no real DNS, and every name is unknown
+# (NXDomain, as for the made-up domains tests send to), so mail a test queues for
+# another domain bounces at once, never reaching the network.  Being empty, it is no
+# lab: loopback clients are not judged by SPF, DKIM and DMARC.  A test that wants a
+# lab adds [dns."name"] tables.
+DNS_TABLE = "\n[dns]\n"
 
 
 def free_port() -> int:
@@ -97,7 +103,7 @@ class MailServer:
         text = _set_table(text, "smtp", smtp)
         text = _set_table(text, "pop3", pop3 or {})
         text = _set_table(text, "imap", imap or {})
-        (directory / "posthouse.toml").write_text(text)
+        (directory / "posthouse.toml").write_text(text + DNS_TABLE)
         for address, password in USERS.items():
             posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")
         return server

@@ -4,6 +4,7 @@ which has no value, is kept for the next hop rather than dropped."""
 from __future__ import annotations
 
 import json
+import smtplib
 import uuid
 from pathlib import Path
 
@@ -29,3 +30,37 @@ def test_smtputf8_without_value_is_queued(tmp_path: Path) -> None:
         assert "SMTPUTF8" in entry["params"], entry
     finally:
         pair.stop()
+
+
+def test_test_instances_ask_no_real_dns(tmp_path: Path) -> None:
+    """tests/integration/server.py instances carry an empty [dns] table: mail for a
+    made-up domain bounces at once from the table, without a query leaving the host,
+    and loopback clients on the MTA port are still not judged as peers."""
+    from posthouse.config import load_config
+    from tests.integration.server import USERS, MailServer, find_message, stored_messages
+
+    server = MailServer.create(tmp_path / "instance")
+    assert load_config(server.dir).dns == {}
+    server.start()
+    try:
+        alice = "alice@example.test"
+        token = f"nodns-{uuid.uuid4().hex}"
+        with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=30) as smtp:
+            smtp.login(alice, USERS[alice])
+            smtp.sendmail(
+                alice,
+                ["carol@remote.example"],
+                f"From: {alice}\r\nTo: carol@remote.example\r\nSubject: {token}\r\n\r\nx\r\n",
+            )
+        wait_for(
+            lambda: any(b"remote.example" in m for m in stored_messages(server.dir, alice)),
+            30,
+            "the bounce",
+        )
+        local = f"From: x@example.org\r\nTo: bob@example.test\r\nSubject: {token}\r\n\r\nx\r\n"
+        with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as smtp:
+            smtp.sendmail("x@example.org", ["bob@example.test"], local)
+        raw = find_message(server.dir, "bob@example.test", token)
+        assert raw is not None and b"Authentication-Results" not in raw
+    finally:
+        server.stop()

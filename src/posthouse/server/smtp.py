@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -84,6 +85,17 @@ HELP_TEXT = (
 )
 TRANSCRIPT_LIMIT = 200  # lines kept with a message, for "how did this arrive?"
 SENDER_CHECK_TIMEOUT = 30.0  # seconds for SPF, DKIM and DMARC together
+
+
+@functools.lru_cache(maxsize=2)
+def _date_at(second: int) -> str:
+    return format_date(second)
+
+
+def _date_now() -> str:
+    """RFC 5322 §3.3 date-time of now: it changes once a second, and every message of
+    that second shares one formatting."""
+    return _date_at(int(time.time()))
 
 
 def _r(code: int, enhanced: str | None, *lines: str) -> Reply:
@@ -513,7 +525,7 @@ class SMTPSession:
             if "message-id" not in present:
                 added.append(f"Message-ID: {new_message_id(self.ctx.hostname)}\r\n".encode())
             if "date" not in present:
-                added.append(f"Date: {format_date()}\r\n".encode())
+                added.append(f"Date: {_date_now()}\r\n".encode())
         queue_id_hint = self.session_id
         trace = self._received_header(queue_id_hint)
         # RFC 5321 §4.4: Return-Path is added at final delivery; the relay strips it.
@@ -567,10 +579,12 @@ class SMTPSession:
     def _sender_checks_apply(self) -> bool:
         """SPF, DKIM and DMARC judge mail arriving from other servers: the MTA port,
         unauthenticated.  A client on this machine's loopback is another local program,
-        not a peer on the Internet, unless the instance runs a lab with a [dns] table."""
+        not a peer on the Internet, unless the instance runs a lab: a [dns] table that
+        describes some domains.  An empty [dns] table only keeps the instance off real
+        DNS (every name is unknown), as test instances do."""
         if self.listener.protocol != "smtp" or self.user is not None:
             return False
-        return self.ctx.config.dns is not None or not is_loopback(self.conn.remote_ip)
+        return bool(self.ctx.config.dns) or not is_loopback(self.conn.remote_ip)
 
     async def _check_sender(self, content: bytes) -> Verdict | None:
         try:
@@ -629,7 +643,7 @@ class SMTPSession:
             parts.append(f"for <{rcpt}>;")
         else:
             parts[-1] += ";"
-        parts.append(format_date())
+        parts.append(_date_now())
         return fold_received(parts)
 
     def _meta(self, verdict: Verdict | None = None) -> dict[str, Any]:
