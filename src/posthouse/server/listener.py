@@ -41,6 +41,9 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._drain_waiter: asyncio.Future[None] | None = None
+        # The loop of the first read(): asyncio.get_running_loop() costs a getpid(2)
+        # system call each time, which is one more per command.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._write_paused = False
         self._read_paused = False
         self.closed = asyncio.Event()
@@ -111,7 +114,9 @@ class Connection(asyncio.Protocol):
         """Bytes received so far (waiting for some); b"" at end of stream.
         Raises TimeoutError after `timeout` seconds without input."""
         if not self._buffer and not self._eof:
-            loop = asyncio.get_running_loop()
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
             if timeout is None:
                 self._deadline = None

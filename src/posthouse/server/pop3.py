@@ -148,6 +148,13 @@ class Maildrop:
     window: int = 1  # messages the next read-ahead may cover
     last_read: int = 0  # the message number read last
 
+    def read_ahead(self, n: int) -> bytes | None:
+        """Message `n` if the last store call read it ahead (once: it is handed over)."""
+        raw = self.ahead.pop(n, None)
+        if raw is not None:
+            self.last_read = n
+        return raw
+
     def to_read(self, n: int) -> list[int]:
         """Message `n` and the live messages after it that the next store call reads:
         one while the client jumps around, a doubling window while it goes in order."""
@@ -283,7 +290,10 @@ class Pop3Session:
             if response is not None:
                 # In parts: a RETR writes the stored message object itself, uncopied.
                 self.conn.writelines(self.core.send_parts(response))
-            if not await self._flush():
+            # The common case tested here, without a coroutine: the kernel took it all.
+            transport = self.conn.transport
+            waiting = transport is not None and transport.get_write_buffer_size() > 0
+            if waiting and not await self._flush():
                 return
         await self._flush()
 
@@ -549,25 +559,23 @@ class Pop3Session:
         return maildrop.messages[n - 1]
 
     async def _read(self, n: int, record: MessageRecord) -> bytes | Err:
+        """Message `n` from the store, with the messages to read ahead (`read_ahead`
+        had none)."""
         maildrop = self._drop()
-        raw = maildrop.ahead.pop(n, None)
-        if raw is None:
-            numbers = maildrop.to_read(n)
-            messages = maildrop.messages
-            try:
-                found = await self.ctx.store.read_messages(
-                    [messages[k - 1].blob_id for k in numbers]
-                )
-            except Exception as e:
-                log.error("pop3 %s: cannot read message %d: %s", self.conn.remote_ip, n, e)
-                return Err(f"Cannot read message {n}: storage failure, try again later", SYS_TEMP)
-            raw = found.get(record.blob_id)
-            if raw is None:  # expunged by an IMAP session since the login
-                return Err(f"message {n} was removed by another session", SYS_PERM)
-            for k in numbers[1:]:
-                following = found.get(messages[k - 1].blob_id)
-                if following is not None:
-                    maildrop.ahead[k] = following
+        numbers = maildrop.to_read(n)
+        messages = maildrop.messages
+        try:
+            found = await self.ctx.store.read_messages([messages[k - 1].blob_id for k in numbers])
+        except Exception as e:
+            log.error("pop3 %s: cannot read message %d: %s", self.conn.remote_ip, n, e)
+            return Err(f"Cannot read message {n}: storage failure, try again later", SYS_TEMP)
+        raw = found.get(record.blob_id)
+        if raw is None:  # expunged by an IMAP session since the login
+            return Err(f"message {n} was removed by another session", SYS_PERM)
+        for k in numbers[1:]:
+            following = found.get(messages[k - 1].blob_id)
+            if following is not None:
+                maildrop.ahead[k] = following
         maildrop.last_read = n
         return raw
 
@@ -602,7 +610,9 @@ class Pop3Session:
         record = self._message(ev.message)
         if isinstance(record, Err):
             return record
-        raw = await self._read(ev.message, record)
+        raw: bytes | Err | None = self._drop().read_ahead(ev.message)
+        if raw is None:
+            raw = await self._read(ev.message, record)
         if isinstance(raw, Err):
             return raw
         self.retrieved += 1
@@ -613,7 +623,9 @@ class Pop3Session:
         record = self._message(ev.message)
         if isinstance(record, Err):
             return record
-        raw = await self._read(ev.message, record)
+        raw: bytes | Err | None = self._drop().read_ahead(ev.message)
+        if raw is None:
+            raw = await self._read(ev.message, record)
         if isinstance(raw, Err):
             return raw
         # RFC 1939 §7 TOP: header, blank line, first n body lines; a huge n (fetchmail

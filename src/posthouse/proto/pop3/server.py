@@ -320,8 +320,12 @@ class Pop3Server:
         if self._discarding:
             return None
         buffer = self._buffer
-        limit = self._line_limit()
         end = buffer.find(b"\n", self._scanned)
+        # The limit depends on the line (AUTH may be longer); octets within the
+        # smaller one need no look at which it is.
+        limit = self._max_command_line
+        if (end if end >= 0 else len(buffer)) >= limit:
+            limit = self._line_limit()
         if end < 0:
             if len(buffer) >= limit:
                 # RFC 2449 §4: too long already; frame it without buffering it.
