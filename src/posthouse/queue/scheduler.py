@@ -131,8 +131,15 @@ class DeliveryScheduler:
         self._loop_task = asyncio.create_task(self._poll_loop(), name="queue-poll")
 
     def wake(self) -> None:
-        """Look at the queue now (new mail, `posthouse queue flush`)."""
+        """Look at the queue now (`posthouse queue flush`)."""
         self._wakeup.set()
+
+    def mail_queued(self) -> None:
+        """New mail is in the queue: look now, unless half the window is in flight,
+        when the entries finishing wake the loop anyway; each look reads up to
+        MAX_IN_FLIGHT entries, too much to repeat for every message of a burst."""
+        if len(self._in_flight) < MAX_IN_FLIGHT // 2:
+            self._wakeup.set()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Finish the transactions in progress (up to `grace` seconds), leave the rest

@@ -37,8 +37,8 @@ _services: weakref.WeakKeyDictionary[Store, DeliveryService] = weakref.WeakKeyDi
 def queued(store: Store) -> None:
     """Mail for other domains was just queued in `store`: wake its delivery."""
     service = _services.get(store)
-    if service is not None:
-        service.wake()
+    if service is not None and service.scheduler is not None:
+        service.scheduler.mail_queued()
 
 
 def lock_path(config: Config) -> Path:
