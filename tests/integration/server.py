@@ -22,6 +22,8 @@ USERS = {
     "bob@example.test": "bobpw-Secret2",
 }
 ADMIN = ("admin@example.test", "adminpw-Secret0")
+# Every listener `posthouse init` writes; each test server gets free ports for all.
+LISTENERS = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps", "https")
 # An empty [dns] table: the instance asks no real DNS, and every name is unknown
 # (NXDomain, as for the made-up domains tests send to), so mail a test queues for
 # another domain bounces at once, never reaching the network.  Being empty, it is no
@@ -79,16 +81,7 @@ class MailServer:
             stdin=ADMIN[1] + "\n",
         )
         server = cls(directory)
-        for name in (
-            "smtp",
-            "submission",
-            "submissions",
-            "pop3",
-            "pop3s",
-            "imap",
-            "imaps",
-            "https",
-        ):
+        for name in LISTENERS:
             server.ports[name] = free_port()
         text = (directory / "posthouse.toml").read_text()
         for name, port in server.ports.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.imap.rawimap import RawImap, message
-from tests.integration.server import USERS, MailServer, _set_table, free_port
+from tests.integration.server import LISTENERS, USERS, MailServer, _set_table, free_port
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -40,7 +40,7 @@ def copy_server(
     shutil.copytree(template, directory)
     server = MailServer(directory)
     text = (directory / "posthouse.toml").read_text()
-    for name in ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps"):
+    for name in LISTENERS:
         server.ports[name] = free_port()
         text, count = re.subn(
             rf"(\[listeners\.{name}\]\naddress = \"[^\"]*\"\nport = )\d+",
