@@ -513,9 +513,11 @@ class Pop3Session:
             return Ok(f"{self.ctx.hostname} POP3 server signing off")
         # RFC 1939 §6: the UPDATE state removes the marked messages, all or nothing.
         uids = [maildrop.messages[n - 1].uid for n in sorted(maildrop.deleted)]
+        removed = uids
         if uids:
             try:
-                await self.ctx.store.expunge(maildrop.mailbox_id, uids)
+                # Another protocol (IMAP, webmail) may have removed some already.
+                removed = await self.ctx.store.expunge(maildrop.mailbox_id, uids)
             except Exception as e:
                 self._unlock()
                 log.error("pop3 %s: expunge failed: %s", self.conn.remote_ip, e)
@@ -527,18 +529,23 @@ class Pop3Session:
                 )
         # Unlock before the +OK: a client that reconnects at once must not see IN-USE.
         self._unlock()
-        left = len(maildrop.messages) - len(uids)
+        try:
+            # What is on the server now: IMAP or webmail may have changed the INBOX
+            # while this session held its snapshot.
+            left = (await self.ctx.store.mailbox_status(maildrop.mailbox_id)).messages
+        except Exception:
+            left = len(maildrop.messages) - len(uids)
         assert self.account is not None
         log.info(
             "pop3 %s %s quit: %d retrieved, %d deleted, %d left",
             self.conn.remote_ip,
             self.account.address,
             self.retrieved,
-            len(uids),
+            len(removed),
             left,
         )
         return Ok(
-            f"{self.ctx.hostname} POP3 server signing off ({_count(len(uids))} deleted, "
+            f"{self.ctx.hostname} POP3 server signing off ({_count(len(removed))} deleted, "
             f"{left} left)"
         )
 
