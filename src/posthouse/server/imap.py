@@ -28,7 +28,7 @@ from posthouse.config import Listener as ListenerConfig
 from posthouse.proto import sasl
 from posthouse.proto.imap import events as ev
 from posthouse.proto.imap import response as rs
-from posthouse.proto.imap.events import NEED_DATA
+from posthouse.proto.imap.events import Sentinel
 from posthouse.proto.imap.response import Continuation, ResponseCode, Tagged, Untagged
 from posthouse.proto.imap.seqset import SequenceSet
 from posthouse.proto.imap.server import CommandParser
@@ -272,7 +272,7 @@ class ImapSession:
         self.send(self._greeting())
         while not self.closing:
             event = self.parser.next_command()
-            if event is NEED_DATA:
+            if isinstance(event, Sentinel):  # NEED_DATA
                 if self.ctx.shutting_down.is_set():
                     self.send(Untagged("BYE", text="Server shutting down").to_bytes())
                     break
@@ -308,6 +308,8 @@ class ImapSession:
             self.tagged(event.tag, "BAD", "Authentication cancelled")  # RFC 9051 §6.2.2
         elif isinstance(event, ev.IdleDone):
             self.tagged(event.tag, "BAD", "DONE without IDLE")
+        elif isinstance(event, ev.ConnectionClosed):
+            self.closing = True
         else:
             await self._command(event)
 

@@ -75,10 +75,10 @@ async def fetch(s: ImapSession, cmd: ev.Fetch) -> None:
                 changed, _ = await s.store.store_flags(
                     sel.mailbox_id, unseen, ["\\Seen"], FlagMode.ADD
                 )
-                for record in changed:
-                    records[record.uid] = record
-                    sel.echoed[record.uid] = record.modseq
-                    seen_uids.add(record.uid)
+                for seen in changed:
+                    records[seen.uid] = seen
+                    sel.echoed[seen.uid] = seen.modseq
+                    seen_uids.add(seen.uid)
                 s.watcher.poke(sel.mailbox_id)
         octets: dict[str, bytes] = {}
         for seq, uid in batch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from posthouse.proto.imap import events as ev
-from posthouse.proto.imap.events import NEED_DATA
+from posthouse.proto.imap.events import Sentinel
 from posthouse.proto.imap.response import Continuation, Untagged
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ async def idle(s: ImapSession, cmd: ev.Idle) -> None:
     try:
         while True:
             event = s.parser.next_command()
-            if event is NEED_DATA:
+            if isinstance(event, Sentinel):  # NEED_DATA
                 if s.ctx.shutting_down.is_set():
                     s.send(Untagged("BYE", text="Server shutting down").to_bytes())
                     s.closing = True

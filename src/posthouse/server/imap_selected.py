@@ -70,7 +70,7 @@ class Selected:
             if not uids:
                 return []
             largest = uids[-1]
-            pairs = []
+            pairs: list[tuple[int, int]] = []
             for lo, hi in seqset.intervals(largest):
                 start = bisect.bisect_left(uids, lo)
                 end = bisect.bisect_right(uids, hi)
