@@ -672,13 +672,7 @@ class ImapSession:
             raise no("Only one special-use attribute per mailbox", "USEATTR")
         if await self.store.get_mailbox(self.user.id, name) is not None:
             raise no(f"Mailbox {cmd.mailbox!r} already exists", "ALREADYEXISTS")
-        # RFC 9051 §6.3.4: create the superior levels a name needs.
-        for parent in imap_names.parents(name):
-            if await self.store.get_mailbox(self.user.id, parent) is None:
-                try:
-                    await self.store.create_mailbox(self.user.id, parent)
-                except AlreadyExists:
-                    pass
+        await self._create_parents(name)
         try:
             await self.store.create_mailbox(self.user.id, name, uses[0] if uses else None)
         except AlreadyExists:
@@ -686,6 +680,15 @@ class ImapSession:
         except StoreError as e:
             raise no(f"Cannot create {cmd.mailbox!r}: {e}", "CANNOT") from None
         await self.ok(cmd, "CREATE completed")
+
+    async def _create_parents(self, name: str) -> None:
+        """RFC 9051 §6.3.4: create the superior levels a new name needs."""
+        for parent in imap_names.parents(name):
+            if await self.store.get_mailbox(self.user.id, parent) is None:
+                try:
+                    await self.store.create_mailbox(self.user.id, parent)
+                except AlreadyExists:
+                    pass  # another session made it meanwhile
 
     async def on_delete(self, cmd: ev.Delete) -> None:
         mailbox = await self._mailbox(cmd.mailbox)
@@ -704,12 +707,7 @@ class ImapSession:
             raise no(str(e), "CANNOT") from None
         if await self.store.get_mailbox(self.user.id, target) is not None:
             raise no(f"Mailbox {cmd.new_name!r} already exists", "ALREADYEXISTS")
-        for parent in imap_names.parents(target):
-            if parent != source.name and await self.store.get_mailbox(self.user.id, parent) is None:
-                try:
-                    await self.store.create_mailbox(self.user.id, parent)
-                except AlreadyExists:
-                    pass
+        await self._create_parents(target)
         if source.name == imap_names.INBOX:
             # RFC 9051 §6.3.6: renaming INBOX moves its messages to the new name and
             # leaves INBOX empty; INBOX's children stay where they are.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from posthouse.mime.headerblock import header_end
 from posthouse.mime.search import Matcher, MessageMeta, Need, SearchContext
 from posthouse.proto.imap import events as ev
 from posthouse.proto.imap import response as rs
@@ -29,14 +30,6 @@ def _uses_modseq(key: SearchKey) -> bool:
         return _uses_modseq(key.left) or _uses_modseq(key.right)
     assert isinstance(key, And)
     return any(_uses_modseq(k) for k in key.keys)
-
-
-def _header_block(raw: bytes) -> bytes:
-    end = raw.find(b"\r\n\r\n")
-    if end < 0:
-        end = raw.find(b"\n\n")
-        return raw if end < 0 else raw[: end + 2]
-    return raw[: end + 4]
 
 
 async def search(s: ImapSession, cmd: ev.Search) -> None:
@@ -71,7 +64,7 @@ async def search(s: ImapSession, cmd: ev.Search) -> None:
             except NotFound:
                 continue
             if matcher.need is Need.HEADER:
-                raw = _header_block(raw)
+                raw = raw[: header_end(raw)]
             verdict = matcher.matches(view, raw)
         if verdict:
             found.append((seq, uid, record.modseq))
