@@ -28,10 +28,7 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.server import MailServer  # noqa: E402
 
-from benchmarks.pop3_retr import PASSWORD, free_port, seed_maildirs  # noqa: E402
+from benchmarks.pop3_retr import PASSWORD, private_dovecot  # noqa: E402
 from posthouse.accounts.passwords import hash_password  # noqa: E402
 from posthouse.config import load_config  # noqa: E402
 from posthouse.store import open_store  # noqa: E402
@@ -175,89 +172,12 @@ def posthouse_run(
             server.stop()
 
 
-def dovecot_config(base: Path, port: int) -> Path:
-    conf = base / "dovecot.conf"
-    conf.write_text(
-        f"""base_dir = {base}/run
-state_dir = {base}/state
-instance_name = posthouse-imap-bench-{os.getpid()}
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{base}/mail/%u
-first_valid_uid = 1
-mail_privileged_group =
-log_path = {base}/dovecot.log
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={base}/mail/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = 0
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-"""
-    )
-    return conf
-
-
 def dovecot_run(messages: list[bytes], rounds: int) -> dict[str, list[dict[str, float]]] | None:
-    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not Path(dovecot).exists() or not Path("/usr/lib/dovecot/imap").exists():
-        return None
-    base = Path(tempfile.mkdtemp(prefix="posthouse-imap-bench-"))
-    base.chmod(0o755)
-    port = free_port()
-    conf = dovecot_config(base, port)
-    (base / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-    t0 = time.perf_counter()
-    seed_maildirs(base, [USER], messages)
-    print(f"dovecot: seeded {len(messages)} messages in {time.perf_counter() - t0:.1f} s")
-    try:
-        subprocess.run(
-            [dovecot, "-c", str(conf)],
-            check=True,
-            timeout=60,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError((base / "dovecot.log").read_text()) from None
-                time.sleep(0.1)
+    with private_dovecot("imap", [USER], messages) as running:
+        if running is None:
+            return None
+        port, _ = running
         return asyncio.run(session(port, rounds, len(messages)))
-    finally:
-        subprocess.run(
-            [dovecot, "-c", str(conf), "stop"],
-            timeout=60,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.5)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:

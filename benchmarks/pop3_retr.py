@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,13 +328,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def dovecot_config(base: Path, port: int) -> Path:
+def dovecot_config(base: Path, port: int, protocol: str = "pop3") -> Path:
+    """A private Dovecot serving `protocol` (pop3 or imap) on `port`, the other off."""
+    pop3_port, imap_port = (port, 0) if protocol == "pop3" else (0, port)
     conf = base / "dovecot.conf"
     conf.write_text(
         f"""base_dir = {base}/run
 state_dir = {base}/state
-instance_name = posthouse-pop3-bench-{os.getpid()}
-protocols = pop3
+instance_name = posthouse-{protocol}-bench-{os.getpid()}
+protocols = {protocol}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -353,7 +356,7 @@ userdb {{
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    port = {port}
+    port = {pop3_port}
   }}
   inet_listener pop3s {{
     port = 0
@@ -361,7 +364,7 @@ service pop3-login {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {imap_port}
   }}
   inet_listener imaps {{
     port = 0
@@ -388,14 +391,21 @@ def seed_maildirs(base: Path, users: list[str], messages: list[bytes]) -> None:
     subprocess.run(["chown", "-R", "nobody:nogroup", str(base / "mail")], check=True)
 
 
-def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result] | None:
+@contextlib.contextmanager
+def private_dovecot(
+    protocol: str, users: list[str], messages: list[bytes]
+) -> Iterator[tuple[int, int] | None]:
+    """A private Dovecot for `protocol` with `messages` in each user's Maildir, started
+    and stopped around the block: yields (port, master pid), or None when Dovecot (or
+    its `protocol` server) is not installed.  Nothing of the system's Dovecot is used."""
     dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not Path(dovecot).exists():
-        return None
-    base = Path(tempfile.mkdtemp(prefix="posthouse-pop3-bench-"))
-    base.chmod(0o755)  # the pop3 processes run as nobody and must reach the Maildirs
+    if not Path(dovecot).exists() or not Path(f"/usr/lib/dovecot/{protocol}").exists():
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix=f"posthouse-{protocol}-bench-"))
+    base.chmod(0o755)  # the mail processes run as nobody and must reach the Maildirs
     port = free_port()
-    conf = dovecot_config(base, port)
+    conf = dovecot_config(base, port, protocol)
     (base / "users").write_text("".join(f"{u}:{{PLAIN}}{PASSWORD}::::::\n" for u in users))
     t0 = time.perf_counter()
     seed_maildirs(base, users, messages)
@@ -419,7 +429,7 @@ def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result]
                 if time.monotonic() > deadline:
                     raise RuntimeError((base / "dovecot.log").read_text()) from None
                 time.sleep(0.1)
-        return rounds(port, users, PASSWORD, len(messages), n, master)
+        yield port, master
     finally:
         subprocess.run(
             [dovecot, "-c", str(conf), "stop"],
@@ -429,6 +439,14 @@ def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result]
         )
         time.sleep(0.5)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def dovecot_run(users: list[str], messages: list[bytes], n: int) -> list[Result] | None:
+    with private_dovecot("pop3", users, messages) as running:
+        if running is None:
+            return None
+        port, master = running
+        return rounds(port, users, PASSWORD, len(messages), n, master)
 
 
 def main() -> None:
