@@ -18,36 +18,23 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.integration.server import MailServer, add_user, stored_messages
+from tests.integration.server import MailServer, stored_messages
+from tests.interop.clients import (
+    HOSTNAME,
+    PASSWORD,
+    maildir,
+    make_maildir,
+    need,
+    run,
+    tmux,
+    wait_screen,
+)
 
 pytestmark = pytest.mark.interop
-
-PASSWORD = "interop-Secret-7"
-HOSTNAME = "mail.example.test"  # the CN of the instance's self-signed certificate
-
-
-def need(program: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        pytest.fail(f"{program} is not installed: run scripts/test.sh, which installs it")
-    return path
-
-
-def run(*args: str, timeout: float = 60, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-
-@pytest.fixture
-def user(server: MailServer) -> str:
-    address = f"i{uuid.uuid4().hex[:10]}@example.test"
-    add_user(server.dir, address, PASSWORD)
-    return address
 
 
 def deliver(server: MailServer, rcpt: str, subject: str, body: str = "Hello.\r\n") -> None:
@@ -65,16 +52,6 @@ def subjects(server: MailServer, address: str) -> list[str]:
         match = re.search(rb"\r\nSubject: ([^\r\n]*)\r\n", raw)
         found.append(match.group(1).decode() if match else "")
     return found
-
-
-def maildir(path: Path) -> list[bytes]:
-    return [f.read_bytes() for d in ("new", "cur") for f in sorted((path / d).glob("*"))]
-
-
-def make_maildir(path: Path) -> Path:
-    for sub in ("tmp", "new", "cur"):
-        (path / sub).mkdir(parents=True, exist_ok=True)
-    return path
 
 
 # --- curl: one connection per operation; AUTH PLAIN as soon as CAPA offers it ---------
@@ -277,27 +254,6 @@ def test_getmail_implicit_tls_no_refetch_then_delete(
 
 
 # --- neomutt: the POP3 index in a terminal (tmux), delete and quit ---------------------
-
-
-@contextmanager
-def tmux(tmp: Path) -> Iterator[list[str]]:
-    """A private tmux server on its own socket; only that server is killed after."""
-    command = [need("tmux"), "-S", str(tmp / "tmux.sock")]
-    try:
-        yield command
-    finally:
-        subprocess.run([*command, "kill-server"], capture_output=True, timeout=10)
-
-
-def wait_screen(command: list[str], pattern: str, timeout: float = 25) -> str:
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = run(*command, "capture-pane", "-p", "-t", "nm").stdout
-        if re.search(pattern, screen):
-            return screen
-        time.sleep(0.25)
-    raise AssertionError(f"{pattern!r} never appeared on the screen:\n{screen}")
 
 
 def test_neomutt_pop3_index_delete_and_quit(server: MailServer, user: str, tmp_path: Path) -> None:
