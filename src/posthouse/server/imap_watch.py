@@ -35,10 +35,10 @@ class MailboxWatcher:
         self._token: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_key = 0
+        # Answers valid while the store's change token stays `_answers_token`.
         self._cache: dict[tuple[int, int], MailboxChange] = {}
-        self._cache_token: int | None = None
         self._lists: dict[int, list[MessageRecord]] = {}
-        self._list_token: int | None = None
+        self._answers_token: int | None = None
 
     def watch(self, mailbox_id: int, modseq: int, wake: Callable[[], None]) -> int:
         """Call `wake()` once the mailbox's HIGHESTMODSEQ passes `modseq` (what the
@@ -65,14 +65,19 @@ class MailboxWatcher:
             if key != skip:
                 entry[0]()
 
+    def _forget_if_changed(self) -> None:
+        """Drop the kept answers once anything was committed since they were read."""
+        token = self.store.change_token()
+        if token != self._answers_token:
+            self._cache.clear()
+            self._lists.clear()
+            self._answers_token = token
+
     async def changes_since(self, mailbox_id: int, modseq: int) -> MailboxChange:
         """`store.changes_since`, shared: when a delivery wakes the 50 sessions IDLE-ing
         on one mailbox, they all ask the same question, and one query answers it.
         Answers are kept until the store's change token moves."""
-        token = self.store.change_token()
-        if token != self._cache_token:
-            self._cache.clear()
-            self._cache_token = token
+        self._forget_if_changed()
         key = (mailbox_id, modseq)
         change = self._cache.get(key)
         if change is None:
@@ -85,10 +90,7 @@ class MailboxWatcher:
         """`store.list_messages`, kept for the few mailboxes read last while nothing is
         committed: a client that fetches or searches a big mailbox again, or several
         sessions on one mailbox, read its index once."""
-        token = self.store.change_token()
-        if token != self._list_token:
-            self._lists.clear()
-            self._list_token = token
+        self._forget_if_changed()
         records = self._lists.get(mailbox_id)
         if records is None:
             records = await self.store.list_messages(mailbox_id)
