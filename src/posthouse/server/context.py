@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from posthouse.accounts.authenticate import Authenticator
 from posthouse.accounts.directory import Directory
 from posthouse.config import Config
+from posthouse.config import Listener as ListenerConfig
 from posthouse.resolver import Resolver, for_config
 from posthouse.store.base import Store
 
@@ -48,3 +49,19 @@ class ServerContext:
         """Passwords travel only inside TLS, except from loopback (nothing crosses a
         network) or when the operator turned teaching mode on (DESIGN.md principle 5)."""
         return tls_active or is_loopback(remote_ip) or self.config.teaching_mode
+
+    def starttls_available(self, listener: ListenerConfig, tls_active: bool) -> bool:
+        """The listener offers the upgrade (STARTTLS, STLS) and it has not happened."""
+        return not tls_active and self.tls is not None and listener.tls == "starttls"
+
+    def plaintext_refusal(
+        self, listener: ListenerConfig, tls_active: bool, upgrade: str, implicit: str
+    ) -> str:
+        """Why a password was refused and what to do: send `upgrade` (STARTTLS, STLS)
+        first, or connect to the `implicit` TLS listener."""
+        if self.starttls_available(listener, tls_active):
+            how = f"send {upgrade} first"
+        else:
+            port = self.config.listener(implicit)
+            how = f"connect to the implicit-TLS port {port.port}" if port else "use TLS"
+        return f"Passwords are not accepted without TLS: {how}"

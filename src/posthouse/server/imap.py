@@ -196,7 +196,7 @@ class ImapSession:
         return self.ctx.plaintext_auth_allowed(self.conn.remote_ip, self.tls_active)
 
     def _starttls_available(self) -> bool:
-        return not self.tls_active and self.ctx.tls is not None and self.listener.tls == "starttls"
+        return self.ctx.starttls_available(self.listener, self.tls_active)
 
     def capabilities(self) -> list[str]:
         caps = ["IMAP4rev1", "IMAP4rev2"]
@@ -456,12 +456,8 @@ class ImapSession:
         await self.conn.start_tls(self.ctx.tls)
 
     def _refuse_plaintext(self) -> Refusal:
-        if self._starttls_available():
-            how = "send STARTTLS first"
-        else:
-            port = self.ctx.config.listener("imaps")
-            how = f"connect to the implicit-TLS port {port.port}" if port else "use TLS"
-        return no(f"Passwords are not accepted without TLS: {how}", "PRIVACYREQUIRED")
+        text = self.ctx.plaintext_refusal(self.listener, self.tls_active, "STARTTLS", "imaps")
+        return no(text, "PRIVACYREQUIRED")  # RFC 5530 §3
 
     async def on_login(self, cmd: ev.Login) -> None:
         if not self._plaintext_ok():

@@ -237,7 +237,7 @@ class Pop3Session:
         return self.ctx.plaintext_auth_allowed(self.conn.remote_ip, self.tls_active)
 
     def _stls_available(self) -> bool:
-        return not self.tls_active and self.ctx.tls is not None and self.listener.tls == "starttls"
+        return self.ctx.starttls_available(self.listener, self.tls_active)
 
     def _greeting(self) -> Ok:
         # RFC 1939 §4: any +OK text; no "<...>" in it, which would announce APOP.
@@ -353,13 +353,9 @@ class Pop3Session:
         return MultiLine(Ok("Capability list follows"), lines=lines)
 
     def _refuse_plaintext(self) -> Err:
-        if self._stls_available():
-            how = "send STLS first"
-        else:
-            port = self.ctx.config.listener("pop3s")
-            how = f"connect to the implicit-TLS port {port.port}" if port else "use TLS"
+        text = self.ctx.plaintext_refusal(self.listener, self.tls_active, "STLS", "pop3s")
         # RFC 3206 §4 AUTH; RFC 2595 §2: no passwords in the clear.
-        return self._error(Err(f"Passwords are not accepted without TLS: {how}", AUTH))
+        return self._error(Err(text, AUTH))
 
     async def on_user(self, ev: User) -> Response:
         if not self._plaintext_ok():
