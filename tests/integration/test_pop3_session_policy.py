@@ -323,7 +323,9 @@ async def test_storage_failure_at_login(instance: Instance) -> None:
 
 
 async def test_storage_failure_reading_a_message(instance: Instance) -> None:
-    ctx = instance.context(store=FailingStore(instance.store, "read_message", "read_messages"))
+    ctx = instance.context(
+        store=FailingStore(instance.store, "read_message", "read_messages", "read_messages_framed")
+    )
     s = await connect(instance, ctx, tls=True)
     assert (await s.client.login()).startswith("+OK ")
     assert await s.client.cmd("RETR 1") == (

@@ -383,3 +383,17 @@ async def test_another_process_writing_at_the_same_time(paths: tuple[Path, Path]
     finally:
         await store.close()
     check_database(database, blob_dir)
+
+
+async def test_blobs_stored_before_version_7_are_looked_at_when_read(
+    sqlite_store: SQLiteStore, inbox: Mailbox, paths: tuple[Path, Path]
+) -> None:
+    safe = await sqlite_store.accept(message(1), [LocalDelivery(inbox.id)])
+    dotted = await sqlite_store.accept(b"S: x\r\n\r\n.dot\r\n", [LocalDelivery(inbox.id)])
+    conn = sqlite3.connect(paths[0])
+    with conn:
+        conn.execute("UPDATE blobs SET dot_safe = NULL")  # as the version 7 migration leaves them
+    conn.close()
+    found = await sqlite_store.read_messages_framed([safe.blob_id, dotted.blob_id])
+    assert found[safe.blob_id][1] is True
+    assert found[dotted.blob_id][1] is False

@@ -194,6 +194,7 @@ async def test_migration_from_v1_backfills(tmp_path: Path) -> None:
         "DROP INDEX messages_by_subject",
         "ALTER TABLE messages DROP COLUMN sort_from",
         "ALTER TABLE messages DROP COLUMN sort_subject",
+        "ALTER TABLE blobs DROP COLUMN dot_safe",
         "PRAGMA user_version = 1",
     ):
         conn.execute(statement)

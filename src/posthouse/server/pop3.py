@@ -144,16 +144,17 @@ class Maildrop:
     uidvalidity: int
     messages: list[MessageRecord]
     deleted: set[int] = field(default_factory=set)  # message numbers marked by DELE
-    ahead: dict[int, bytes] = field(default_factory=dict)  # message number -> octets
+    # message number -> (octets, dot-safe): see MailStore.read_messages_framed
+    ahead: dict[int, tuple[bytes, bool]] = field(default_factory=dict)
     window: int = 1  # messages the next read-ahead may cover
     last_read: int = 0  # the message number read last
 
-    def read_ahead(self, n: int) -> bytes | None:
+    def read_ahead(self, n: int) -> tuple[bytes, bool] | None:
         """Message `n` if the last store call read it ahead (once: it is handed over)."""
-        raw = self.ahead.pop(n, None)
-        if raw is not None:
+        found = self.ahead.pop(n, None)
+        if found is not None:
             self.last_read = n
-        return raw
+        return found
 
     def to_read(self, n: int) -> list[int]:
         """Message `n` and the live messages after it that the next store call reads:
@@ -561,26 +562,30 @@ class Pop3Session:
             return self._error(Err(f"message {n} already deleted"))
         return maildrop.messages[n - 1]
 
-    async def _read(self, n: int, record: MessageRecord) -> bytes | Err:
-        """Message `n` from the store, with the messages to read ahead (`read_ahead`
-        had none)."""
+    async def _read(self, n: int, record: MessageRecord) -> tuple[bytes, bool] | Err:
+        """Message `n` and whether it is dot-safe, from the read-ahead or else from the
+        store, with the messages to read ahead."""
         maildrop = self._drop()
+        ready = maildrop.read_ahead(n)
+        if ready is not None:
+            return ready
         numbers = maildrop.to_read(n)
         messages = maildrop.messages
         try:
-            found = await self.ctx.store.read_messages([messages[k - 1].blob_id for k in numbers])
+            wanted = [messages[k - 1].blob_id for k in numbers]
+            found = await self.ctx.store.read_messages_framed(wanted)
         except Exception as e:
             log.error("pop3 %s: cannot read message %d: %s", self.conn.remote_ip, n, e)
             return Err(f"Cannot read message {n}: storage failure, try again later", SYS_TEMP)
-        raw = found.get(record.blob_id)
-        if raw is None:  # expunged by an IMAP session since the login
+        message = found.get(record.blob_id)
+        if message is None:  # expunged by an IMAP session since the login
             return Err(f"message {n} was removed by another session", SYS_PERM)
         for k in numbers[1:]:
             following = found.get(messages[k - 1].blob_id)
             if following is not None:
                 maildrop.ahead[k] = following
         maildrop.last_read = n
-        return raw
+        return message
 
     async def on_stat(self, ev: Stat) -> Response:
         count, octets = self._drop().totals()
@@ -613,24 +618,22 @@ class Pop3Session:
         record = self._message(ev.message)
         if isinstance(record, Err):
             return record
-        raw: bytes | Err | None = self._drop().read_ahead(ev.message)
-        if raw is None:
-            raw = await self._read(ev.message, record)
-        if isinstance(raw, Err):
-            return raw
+        found = await self._read(ev.message, record)
+        if isinstance(found, Err):
+            return found
         self.retrieved += 1
+        raw, safe = found
         # The stored octets are CRLF already, so the count is what LIST said.
-        return MultiLine(Ok(f"{len(raw)} octets"), data=raw)
+        return MultiLine(Ok(f"{len(raw)} octets"), data=raw, dot_safe=safe)
 
     async def on_top(self, ev: Top) -> Response:
         record = self._message(ev.message)
         if isinstance(record, Err):
             return record
-        raw: bytes | Err | None = self._drop().read_ahead(ev.message)
-        if raw is None:
-            raw = await self._read(ev.message, record)
-        if isinstance(raw, Err):
-            return raw
+        found = await self._read(ev.message, record)
+        if isinstance(found, Err):
+            return found
+        raw = found[0]
         # RFC 1939 §7 TOP: header, blank line, first n body lines; a huge n (fetchmail
         # sends TOP n 99999999) gives the whole message.
         return MultiLine(Ok("Top of message follows"), data=message_top(raw, ev.lines))

@@ -375,6 +375,9 @@ class MailStore(Protocol):
     async def read_messages(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
         """Several messages in one call, by blob id; ids that are gone are left out."""
 
+    async def read_messages_framed(self, blob_ids: Sequence[str]) -> dict[str, tuple[bytes, bool]]:
+        """`read_messages`, with each message whether it can go into a dot-terminated
+        body as it is (`posthouse.store.dotsafe.dot_safe`, noted when it was stored)."""
 
     async def store_flags(
         self,

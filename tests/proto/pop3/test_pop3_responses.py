@@ -35,6 +35,8 @@ from posthouse.proto.pop3 import (
         (MultiLine(Ok("x"), lines=["TOP", ".hidden"]), b"+OK x\r\nTOP\r\n..hidden\r\n.\r\n"),
         (MultiLine(Ok(), data=b""), b"+OK\r\n.\r\n"),
         (MultiLine(Ok(), data=b"a\n.b\n"), b"+OK\r\na\r\n..b\r\n.\r\n"),
+        # The store vouches for the octets: sent as they are, with the terminator.
+        (MultiLine(Ok(), data=b"a\r\nb\r\n", dot_safe=True), b"+OK\r\na\r\nb\r\n.\r\n"),
     ],
 )
 def test_render(response: Ok | Err | MultiLine | Continuation, wire: bytes) -> None:

@@ -85,11 +85,15 @@ class MultiLine:
     str without line ends) or `data` (message octets for RETR and TOP, not yet
     stuffed; any line ends).  `to_bytes` does the dot-stuffing.  From the client core,
     `data` is the unstuffed message with CRLF line ends.
+
+    `dot_safe` says that `data` needs no change at all: every line ends in CRLF and
+    none begins with "." (a server that knows this from its store saves the scan).
     """
 
     first: Ok
     lines: Sequence[str] = ()  # stored as a tuple
     data: bytes | None = None
+    dot_safe: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.lines, tuple):
@@ -105,6 +109,8 @@ class MultiLine:
         stay one object, not copied into a bigger one."""
         head = self.first.to_bytes()
         if self.data is not None:
+            if self.dot_safe:
+                return head, self.data, TERMINATOR
             return (head, *encode_message_parts(self.data))
         out = [head]
         for line in self.lines:

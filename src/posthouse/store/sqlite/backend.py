@@ -58,6 +58,7 @@ from posthouse.store.base import (
     StoreError,
     User,
 )
+from posthouse.store.dotsafe import dot_safe
 from posthouse.store.sqlite import schema
 from posthouse.store.sqlite.blobs import INLINE_MAX, BlobFiles, new_blob_id, valid_blob_id
 from posthouse.store.sqlite.index import SummaryIndex, header_summary, insert_summary
@@ -579,6 +580,7 @@ def _tx_accept(
     date: tuple[int, int],
     meta: str | None,
     summary: tuple[Any, ...] | None = None,
+    safe: bool | None = None,
 ) -> AcceptResult:
     owners = _owners(conn, (mailbox_id for mailbox_id, _ in local))
     additions: Counter[int] = Counter()
@@ -586,8 +588,8 @@ def _tx_accept(
         additions[owners[mailbox_id]] += size
     _check_quota(conn, additions)
     conn.execute(
-        "INSERT INTO blobs (id, size, external, data) VALUES (?, ?, ?, ?)",
-        (blob_id, size, int(inline is None), inline),
+        "INSERT INTO blobs (id, size, external, data, dot_safe) VALUES (?, ?, ?, ?, ?)",
+        (blob_id, size, int(inline is None), inline, None if safe is None else int(safe)),
     )
     if summary is not None:
         insert_summary(conn, blob_id, summary)
@@ -1207,6 +1209,7 @@ class SQLiteStore(SummaryIndex, WebSessions):
                 date=date,
                 meta=meta_text,
                 summary=summary,
+                safe=dot_safe(raw),
             ),
         )
         if local:
@@ -1261,14 +1264,31 @@ class SQLiteStore(SummaryIndex, WebSessions):
             raise NotFound(f"no blob {blob_id}") from None
 
     async def read_messages(self, blob_ids: Sequence[str]) -> dict[str, bytes]:
+        found, _ = await self._read_blobs(blob_ids)
+        return found
+
+    async def read_messages_framed(self, blob_ids: Sequence[str]) -> dict[str, tuple[bytes, bool]]:
+        found, safe = await self._read_blobs(blob_ids)
+        return {
+            blob_id: (raw, dot_safe(raw) if safe.get(blob_id) is None else bool(safe[blob_id]))
+            for blob_id, raw in found.items()
+        }
+
+    async def _read_blobs(
+        self, blob_ids: Sequence[str]
+    ) -> tuple[dict[str, bytes], dict[str, int | None]]:
+        """The octets of the blobs that exist, and their `dot_safe` column."""
         wanted = [b for b in dict.fromkeys(blob_ids) if valid_blob_id(b)]
         rows = self._rows(
-            "SELECT id, external, data FROM blobs WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, external, data, dot_safe FROM blobs"
+            " WHERE id IN (SELECT value FROM json_each(?))",
             (_json(wanted),),
         )
         found: dict[str, bytes] = {}
+        safe: dict[str, int | None] = {}
         external = []
-        for blob_id, is_external, data in rows:
+        for blob_id, is_external, data, is_safe in rows:
+            safe[blob_id] = is_safe
             if is_external:
                 external.append(blob_id)
             else:
@@ -1283,7 +1303,7 @@ class SQLiteStore(SummaryIndex, WebSessions):
                 return out
 
             found.update(await asyncio.to_thread(read_files))
-        return found
+        return found, safe
 
     async def store_flags(
         self,
@@ -1366,8 +1386,7 @@ class SQLiteStore(SummaryIndex, WebSessions):
 
     async def highest_modseqs(self, mailbox_ids: Sequence[int]) -> dict[int, int]:
         rows = self._rows(
-            "SELECT id, highestmodseq FROM mailboxes"
-            " WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, highestmodseq FROM mailboxes WHERE id IN (SELECT value FROM json_each(?))",
             (_json(list(mailbox_ids)),),
         )
         return {row[0]: row[1] for row in rows}

@@ -349,6 +349,19 @@ def _to_v6(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 7: whether a blob's octets can be sent in a dot-terminated body as they are
+# (dotsafe.py), noted when it is stored; NULL for blobs stored before, which are
+# looked at when read.
+_V7 = """
+ALTER TABLE blobs ADD COLUMN dot_safe INTEGER;
+"""
+
+
+def _to_v7(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V7):
+        conn.execute(statement)
+
+
 # MIGRATIONS[i] turns a version-i database into version i+1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_v1,
@@ -357,6 +370,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _to_v4,
     _to_v5,
     _to_v6,
+    _to_v7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
