@@ -48,6 +48,8 @@ class Peer:
     active: int = 0
     max_active: int = 0
     commands: list[str] = field(default_factory=list)
+    # Final dots that arrived with the next command already behind them (RFC 2920 §3.1)
+    sent_ahead: int = 0
     _server: asyncio.AbstractServer | None = None
 
     async def start(self) -> Peer:
@@ -162,6 +164,8 @@ class Peer:
                     if not chunk:
                         return
                     if chunk == b".\r\n":
+                        if reader._buffer:  # type: ignore[attr-defined]
+                            self.sent_ahead += 1
                         break
                     content += chunk[1:] if chunk.startswith(b".") else chunk
                     if self.close_mid_data and len(content) > 10:

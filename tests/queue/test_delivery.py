@@ -95,6 +95,35 @@ async def test_connection_reused_across_messages(
     assert await store.list_queue() == []
 
 
+async def test_next_transaction_pipelined_behind_the_content(
+    store: Store, peer: Peer, scheduler_for: SchedulerFactory
+) -> None:
+    """RFC 2920 §3.1: the next message's MAIL, RCPT and DATA leave with the previous
+    message's content, and every reply still lands on its own transaction."""
+    peer.rcpt_replies = {"nobody@beta.test": "550 5.1.1 no such user"}
+    replies = iter(["451 4.3.0 not now", "554 5.7.1 no"])
+    peer.on_final = lambda got: next(replies, None)
+    ids = []
+    for n in range(12):
+        ids.append(await enqueue(store, "bob@beta.test", raw=message(f"m{n}")))
+    ids.append(await enqueue(store, "nobody@beta.test", raw=message("lost")))
+    for n in range(12, 20):
+        ids.append(await enqueue(store, "bob@beta.test", raw=message(f"m{n}")))
+    await scheduler_for(routes=route(peer), concurrency=1).run_once()
+    assert peer.connections == 1
+    assert peer.sent_ahead >= 10
+    # 20 for bob: one deferred, one refused; none for nobody (refused at RCPT)
+    assert len(peer.received) == 18
+    assert len({r.data for r in peer.received}) == 18
+    states = []
+    for queue_id in ids:
+        entry = await store.get_queue_entry(queue_id)
+        states.append(None if entry is None else [r.state for r in entry.recipients])
+    assert states.count([RecipientState.PENDING]) == 1
+    assert states.count(None) == 21 - 1  # delivered, or bounced (two DSNs)
+    assert len(await inbox(store)) == 2
+
+
 async def test_concurrency_limit_per_destination(
     store: Store, peer: Peer, scheduler_for: SchedulerFactory
 ) -> None:

@@ -26,8 +26,11 @@ from posthouse.queue.routes import Route, RouteError, find_route
 from posthouse.queue.schedule import expired, next_attempt
 from posthouse.queue.transaction import (
     Envelope,
+    FollowUp,
     Recipient,
     TransactionResult,
+    command_group,
+    refusal,
     send_transaction,
     strip_return_path,
 )
@@ -95,6 +98,25 @@ class _Lane:
     workers: int = 0
     idle: int = 0
     ready: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+@dataclass
+class _Ahead:
+    """A lane worker's next job, taken from the lane while the previous message was
+    being sent; `sent` while its command group is on the current connection."""
+
+    job: _Job | None = None
+    sent: bool = False
+
+    def take(self) -> tuple[_Job | None, bool]:
+        """The job and whether its group is on the connection; the holder empties."""
+        job, sent = self.job, self.sent
+        self.job, self.sent = None, False
+        return job, sent
+
+    def unsent(self) -> None:
+        """The connection that carried the group is gone: the job starts afresh."""
+        self.sent = False
 
 
 class DeliveryScheduler:
@@ -310,12 +332,18 @@ class DeliveryScheduler:
 
     async def _lane_worker(self, lane: _Lane) -> None:
         conn: OutboundConnection | None = None
+        # The job whose command group went out behind the last message (RFC 2920
+        # §3.1); it is on its way, so it is finished even while stopping.
+        ahead = _Ahead()
         try:
-            while not self._stopping:
-                job = await self._next_job(lane, wait=conn is not None)
+            while ahead.job is not None or not self._stopping:
+                job, group_sent = ahead.take()
+                if job is None:
+                    job = await self._next_job(lane, wait=conn is not None)
                 if job is None:
                     break
                 if conn is None:
+                    group_sent = False
                     try:
                         conn = await dial(lane.route, self.resolver, self.options)
                     except Exception as e:
@@ -327,10 +355,13 @@ class DeliveryScheduler:
                         self._unreachable(lane, job, e)
                         break
                 reused = conn.transactions > 0
-                result = await self._send(conn, job)
+                follow = self._follow_up(lane, conn, ahead)
+                result = await self._send(conn, job, group_sent, follow)
                 if reused and not result.reusable and _nothing_decided(result):
                     # A cached connection the server dropped meanwhile (idle timeout,
                     # a per-connection limit): once more on a fresh one before deferring.
+                    # A group sent ahead on it is sent again on the new one.
+                    ahead.unsent()
                     await conn.close(quit=False)
                     conn = None
                     try:
@@ -338,26 +369,69 @@ class DeliveryScheduler:
                     except Exception:
                         pass
                     else:
-                        result = await self._send(conn, job)
+                        result = await self._send(conn, job, False, None)
                 self._finish(job, result.results)
                 if conn is None:
                     continue
                 if not result.reusable or conn.transactions >= MAX_REUSE:
-                    await conn.close(quit=result.reusable)
+                    # Never QUIT behind a group sent ahead: the server would read it
+                    # as message content.
+                    await conn.close(quit=result.reusable and not ahead.sent)
+                    ahead.unsent()
                     conn = None
         finally:
             lane.workers -= 1
+            left, on_wire = ahead.take()
+            if left is not None:  # the worker failed or was cancelled
+                if self._stopping:
+                    self._drop(left)
+                else:
+                    lane.jobs.appendleft(left)
             if conn is not None:
-                await conn.close()
+                await conn.close(quit=not on_wire)
             if lane.jobs and not self._stopping and lane.workers == 0:
                 # Jobs arrived while this worker was leaving.
                 lane.workers += 1
                 self._spawn(self._lane_worker(lane), f"queue-lane-{lane.route.key}")
 
-    async def _send(self, conn: OutboundConnection, job: _Job) -> TransactionResult:
+    def _follow_up(self, lane: _Lane, conn: OutboundConnection, ahead: _Ahead) -> FollowUp | None:
+        """What sends the next waiting job's command group behind this message, when
+        the connection will carry it (RFC 2920 §3.1)."""
+        if not conn.offers("PIPELINING") or conn.transactions + 1 >= MAX_REUSE:
+            return None
+
+        def follow() -> bytes:
+            if self._stopping or not lane.jobs:
+                return b""
+            job = lane.jobs[0]
+            envelope = self._envelope(job)
+            if refusal(conn, envelope, job.attempt.content) is not None:
+                return b""  # decided without the server when its turn comes
+            try:
+                group = command_group(conn, envelope, job.attempt.content)
+            except Exception:
+                return b""  # fails again in its own transaction, and is reported there
+            lane.jobs.popleft()
+            ahead.job, ahead.sent = job, True
+            return group
+
+        return follow
+
+    async def _send(
+        self,
+        conn: OutboundConnection,
+        job: _Job,
+        group_sent: bool = False,
+        follow: FollowUp | None = None,
+    ) -> TransactionResult:
         try:
             return await send_transaction(
-                conn, self._envelope(job), job.attempt.content, self.settings.data_timeout
+                conn,
+                self._envelope(job),
+                job.attempt.content,
+                self.settings.data_timeout,
+                group_sent=group_sent,
+                follow=follow,
             )
         except Exception:
             # A bug must not strand the entry: it stays queued and is tried again.

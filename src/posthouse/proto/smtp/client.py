@@ -321,7 +321,9 @@ class ClientConnection:
     def send_message(self, content: bytes) -> bytes:
         """The message content after 354: line ends made CRLF (RFC 5321 §2.3.8 forbids
         bare CR and LF), dot-stuffed (§4.5.2), ended by CRLF "." CRLF (§4.1.1.4)."""
-        content = _CRLF_OR_BARE.sub(b"\r\n", content)
+        crlf = content.count(b"\r\n")
+        if content.count(b"\r") != crlf or content.count(b"\n") != crlf:
+            content = _CRLF_OR_BARE.sub(b"\r\n", content)
         if content and not content.endswith(b"\r\n"):
             content += b"\r\n"
         if content.startswith(b"."):
