@@ -52,7 +52,7 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _header(msg: Message, name: str) -> str:
+def _header(msg: Message | _Fields, name: str) -> str:
     """A header's text with RFC 2047 encoded words decoded, on one line."""
     value = msg.get(name)
     if value is None:
@@ -66,14 +66,45 @@ def _header(msg: Message, name: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+# One mailbox in its plainest forms (RFC 5322 §3.4: `local@domain`, `<local@domain>` or
+# `Words <local@domain>`), as nearly every client writes it.
+_WORD = r"[A-Za-z0-9_%+-]+"
+PLAIN_ADDRESS = rf"({_WORD}(?:\.{_WORD})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)"
+PLAIN_MAILBOX = re.compile(
+    rf"{PLAIN_ADDRESS}|([A-Za-z0-9]+(?: [A-Za-z0-9]+)*) ?<{PLAIN_ADDRESS}>|<{PLAIN_ADDRESS}>"
+)
+
+
+def _plain_addresses(values: list[str]) -> list[tuple[str, str]] | None:
+    """What getaddresses() gives for fields that list only plain mailboxes, or None."""
+    found = []
+    for value in values:
+        for item in value.split(","):
+            m = PLAIN_MAILBOX.fullmatch(item.strip(" \t\r\n"))
+            if m is None:
+                return None
+            if m.group(1) is not None:
+                found.append(("", f"{m.group(1)}@{m.group(2)}".lower()))
+            elif m.group(3) is not None:
+                found.append((m.group(3), f"{m.group(4)}@{m.group(5)}".lower()))
+            else:
+                found.append(("", f"{m.group(6)}@{m.group(7)}".lower()))
+    return found
+
+
+def _addresses(msg: Message | _Fields, name: str) -> list[tuple[str, str]]:
     """(display name, lower-case addr-spec) pairs, for showing and searching only.
     getaddresses() is lenient (CVE-2023-27043 makes it unfit for deciding who may
     send); nothing here decides anything, and it is several times faster than the
-    structured parser, which matters on every accepted message."""
+    structured parser, which matters on every accepted message. Plain mailboxes are
+    read without it, to the same pairs."""
     values = msg.get_all(name, [])
     if not values:
         return []
+    if all(isinstance(v, str) for v in values):
+        plain = _plain_addresses(values)
+        if plain is not None:
+            return plain
     decoded = [_header_text(str(v)) for v in values]
     return [
         (display, spec.lower())
@@ -96,7 +127,7 @@ def message_ids(value: str) -> tuple[str, ...]:
     return tuple(_MSGID.findall(value))
 
 
-def _date(msg: Message) -> int:
+def _date(msg: Message | _Fields) -> int:
     value = _header(msg, "date")
     if not value:
         return 0
@@ -182,14 +213,82 @@ def summarize(raw: bytes) -> Summary:
     )
 
 
+class _Fields:
+    """The header fields of a plain header block, as `Message.get` and `get_all` give
+    them under compat32 (`Compat32.header_source_parse`): the value after the colon
+    with leading blanks dropped, folding kept, the final line end dropped."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self._values = values
+
+    def get(self, name: str) -> str | None:
+        values = self._values.get(name)
+        return values[0] if values else None
+
+    def get_all(self, name: str, failobj: list[str]) -> list[str]:
+        return self._values.get(name) or failobj
+
+
+# A field's first line as the email package's feedparser takes it: a name of printable
+# ASCII but ":" (RFC 5322 §2.2), then the colon.
+_FIELD_START = re.compile(r"[\x21-\x39\x3b-\x7e]+:")
+
+
+def plain_fields(header: bytes) -> _Fields | None:
+    """The fields of a header block of ASCII with one kind of line end, each line a
+    field or its continuation, split as BytesHeaderParser(policy=compat32) splits them;
+    None for anything else (8-bit octets, bare CR, a line that is neither, an mbox
+    "From " line), which that parser reads instead."""
+    try:
+        text = header.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    eol = "\n"
+    if "\r" in text:
+        crlf = text.count("\r\n")
+        if text.count("\r") != crlf or text.count("\n") != crlf:
+            return None
+        eol = "\r\n"
+    lines = text.split(eol)
+    ended = len(lines) - 1  # lines that had a line end; the last is "" when all had
+    if not lines[-1]:
+        lines.pop()
+    values: dict[str, list[str]] = {}
+    name = ""
+    parts: list[str] = []
+    for n, line in enumerate(lines):
+        ending = eol if n < ended else ""
+        if line[:1] in (" ", "\t"):
+            if not parts:
+                return None  # a continuation before any field
+            parts.append(line + ending)
+            continue
+        match = _FIELD_START.match(line)
+        if match is None:
+            return None
+        if parts:
+            values.setdefault(name, []).append("".join(parts).rstrip("\r\n"))
+        name = line[: match.end() - 1].lower()
+        parts = [line[match.end() :].lstrip(" \t") + ending]
+    if parts:
+        values.setdefault(name, []).append("".join(parts).rstrip("\r\n"))
+    return _Fields(values)
+
+
 def summarize_headers(raw: bytes) -> Summary:
     """What the header block alone tells (no preview, no attachments, no text): cheap
-    enough for every accepted message; the rest is filled in by `summarize` later."""
+    enough for every accepted message; the rest is filled in by `summarize` later.
+    A plain header block is split here, every other one by the email package; the
+    fields are read by the same code either way."""
     end = raw.find(b"\r\n\r\n")
     if end < 0:
         end = raw.find(b"\n\n")
     header = raw if end < 0 else raw[: end + 2]
-    msg = BytesHeaderParser(policy=compat32).parsebytes(header)
+    msg: Message | _Fields | None = plain_fields(header)
+    if msg is None:
+        msg = BytesHeaderParser(policy=compat32).parsebytes(header)
     sender = _addresses(msg, "from")
     recipients = _addresses(msg, "to") + _addresses(msg, "cc")
     message_id = next(iter(message_ids(_header(msg, "message-id"))), "")
