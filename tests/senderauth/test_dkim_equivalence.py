@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from posthouse.resolver import StaticResolver
 from posthouse.senderauth import dkim as ours
-from posthouse.senderauth.canonical import canonical_body, parse
+from posthouse.senderauth.canonical import canonical_body, canonical_headers, parse
 from posthouse.senderauth.dkim import DKIMResult, generate_key, sign, verify
 
 MESSAGE = (
@@ -68,6 +68,50 @@ def test_canonical_bodies_are_dkimpy_bodies(body: bytes) -> None:
     _, body = dkim.rfc822_parse(b"A: b\r\n\r\n" + body)
     assert canonical_body(body, b"relaxed") == Relaxed.canonicalize_body(body)
     assert canonical_body(body, b"simple") == Simple.canonicalize_body(body)
+
+
+@settings(max_examples=600)
+@given(head=messages)
+def test_canonical_headers_are_dkimpy_headers(head: bytes) -> None:
+    try:
+        headers, _ = dkim.rfc822_parse(head + b"\r\n\r\n")
+    except Exception:
+        return
+    for algorithm in (Relaxed, Simple):
+        expected = [tuple(h) for h in algorithm.canonicalize_headers(headers)]
+        got = [tuple(h) for h in canonical_headers(headers, algorithm.name)]
+        assert got == expected
+
+
+# What surrounds and fills a b= tag: tag separators, folding, base64, other tags.
+tag_pieces = st.sampled_from(
+    [
+        b"b",
+        b"=",
+        b";",
+        b" ",
+        b"\t",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\r\n ",
+        b"a",
+        b"Z9+/",
+        b"bh=",
+        b"b=",
+        b" b =",
+        b";b=",
+        b"\x0b",
+        b"-",
+        b"h=from",
+    ]
+)
+
+
+@settings(max_examples=2000)
+@given(value=st.lists(tag_pieces, max_size=30).map(b"".join))
+def test_empty_b_tag_is_dkimpy_empty_b_tag(value: bytes) -> None:
+    assert ours._BTAG.sub(b"\\1", value) == dkim.RE_BTAG.sub(b"\\1", value)
 
 
 @pytest.fixture(scope="module")

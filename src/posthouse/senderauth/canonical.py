@@ -13,6 +13,8 @@ takes dkimpy's own code, so both paths give identical bytes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from dkim import rfc822_parse
 from dkim.canonicalization import Relaxed, Simple, correct_empty_body, strip_trailing_lines
@@ -47,6 +49,30 @@ def relaxed_body(body: bytes) -> bytes:
         return canonical
     stripped: bytes = correct_empty_body(strip_trailing_lines(body))
     return stripped
+
+
+_LINE_END = re.compile(rb"\r?\n")
+_WSP_RUN = re.compile(rb"[\t ]+")
+
+
+def _relaxed_value(value: bytes) -> bytes:
+    if b"\n" in value:
+        value = _LINE_END.sub(b"", value)
+    if b"\t" in value or b"  " in value:  # else every run of white space is one space
+        value = _WSP_RUN.sub(b" ", value)
+    return value.strip() + b"\r\n"
+
+
+def canonical_headers(headers: Iterable[Sequence[bytes]], algorithm: bytes) -> list[Any]:
+    """The header fields in the c= header algorithm `algorithm`: what dkimpy's
+    `canonicalize_headers` returns, its expressions compiled once instead of looked up
+    per field (RFC 6376 §3.4.2: names lower case, values unfolded, runs of white space
+    one space, none at either end)."""
+    if algorithm == Relaxed.name:
+        return [(name.lower().rstrip(), _relaxed_value(value)) for name, value in headers]
+    if algorithm == Simple.name:
+        return list(headers)
+    raise ValueError(f"unknown header canonicalization {algorithm!r}")
 
 
 def canonical_body(body: bytes, algorithm: bytes) -> bytes:

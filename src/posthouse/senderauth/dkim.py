@@ -31,7 +31,7 @@ from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizatio
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from posthouse.resolver import NXDomain, Resolver, ResolverError, TempFail
-from posthouse.senderauth.canonical import canonical_body, parse
+from posthouse.senderauth.canonical import canonical_body, canonical_headers, parse
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +144,38 @@ def _load_private(pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     raise DKIMKeyError(f"unsupported key type {type(key).__name__}")
 
 
+# dkimpy's RE_BTAG (a b= tag and its value, RFC 6376 §3.5) rewritten to match the same
+# spans faster: its folding white space `(?:(?:\s*\r?\n)?\s+)?` matches any run of
+# white space, so `(?:FWS[a-zA-Z0-9+/=])*` takes the longest run of white space and
+# base64 that ends in base64, which one character class and a step back find without
+# a repetition per character (a substitution on a 2048-bit signature cost ~60 µs).
+_BTAG = re.compile(rb"([;\s]b\s*=)(?:[\sa-zA-Z0-9+/=]*[a-zA-Z0-9+/=])?(?:\r?\n\Z)?")
+
+
+def hash_headers(
+    hasher: Any,
+    algorithm: bytes,
+    headers: list[Any],
+    include_headers: list[bytes],
+    sig_header: tuple[bytes, bytes],
+) -> list[Any]:
+    """`dkim.hash_headers`: the signed fields of the canonical `headers`, then the
+    signature field with an empty b= and no final CRLF (RFC 6376 §3.7); returns the
+    signed fields."""
+    signed: list[Any] = dkim.select_headers(headers, include_headers)
+    ((name, value),) = canonical_headers(
+        [(sig_header[0], _BTAG.sub(b"\\1", sig_header[1]))], algorithm
+    )
+    for field_name, field_value in [*signed, (name, value.rstrip())]:
+        hasher.update(field_name)
+        hasher.update(b":")
+        hasher.update(field_value)
+    return signed
+
+
 # -- signing -------------------------------------------------------------------------------
 
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-_RELAXED = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _SHOULD_NOT_SIGN = frozenset(dkim.DKIM.SHOULD_NOT)  # Received, Return-Path, ...
 _PRIVATE_KEYS_KEPT = 32
 _private_keys: dict[bytes, PrivateKey] = {}
@@ -212,12 +240,10 @@ def signature_field(
         (b"b", b"0" * 60),  # a placeholder, so b= folds onto a line of its own
     ]
     value = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=14, linesep=b"\r\n")
-    value = dkim.RE_BTAG.sub(b"\\1", value)  # RFC 6376 §3.7: hashed with an empty b=
+    value = _BTAG.sub(b"\\1", value)  # RFC 6376 §3.7: hashed with an empty b=
     hasher = dkim.HashThrough(hashlib.sha256(), False)
-    canonical_headers = _RELAXED.canonicalize_headers(message_headers)
-    dkim.hash_headers(
-        hasher, _RELAXED, canonical_headers, include, (b"DKIM-Signature", b" " + value), {}
-    )
+    relaxed = canonical_headers(message_headers, b"relaxed")
+    hash_headers(hasher, b"relaxed", relaxed, include, (b"DKIM-Signature", b" " + value))
     if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(hasher.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
     else:
@@ -425,10 +451,9 @@ def _verify_signature(
     if b"from" in include_headers:
         include_headers.append(b"from")  # an added From breaks the signature
     h = dkim.HashThrough(hasher(), False)
-    headers = policy.canonicalize_headers(verifier.headers)
-    verifier.signed_headers = dkim.hash_headers(
-        h, policy, headers, include_headers, sig_header, sig
-    )
+    algorithm = policy.header_algorithm.name
+    headers = canonical_headers(verifier.headers, algorithm)
+    verifier.signed_headers = hash_headers(h, algorithm, headers, include_headers, sig_header)
     signature = base64.b64decode(re.sub(rb"\s+", b"", sig[b"b"]))
     if key.ktag == b"rsa":
         if hasher is hashlib.sha256:
