@@ -236,7 +236,6 @@ class Listener:
         self.sessions: set[asyncio.Task[None]] = set()
         self.connections: set[Connection] = set()
         self._accepting = False  # accepting on `sock` ourselves (with `loads`)
-        self._waited = False  # the last readable `sock` was left to the other workers
         self._resume: asyncio.TimerHandle | None = None
         self._connecting: set[asyncio.Task[None]] = set()
 
@@ -248,8 +247,8 @@ class Listener:
         tls_args = self._tls_args()
         if self.sock is not None and self.loads is not None:
             self.sock.setblocking(False)
-            loop.add_reader(self.sock.fileno(), self._on_readable)
             self._accepting = True
+            self._listen()
         elif self.sock is not None:
             self.server = await loop.create_server(self._make_protocol, sock=self.sock, **tls_args)
         else:
@@ -271,30 +270,37 @@ class Listener:
     def _on_readable(self) -> None:
         assert self.sock is not None and self.loads is not None
         loop = asyncio.get_running_loop()
-        if not self._waited and self.loads.should_wait():
-            # Once only: if no other worker takes it meanwhile, this one does.
-            self._waited = True
-            loop.remove_reader(self.sock.fileno())
-            self._resume = loop.call_later(ACCEPT_WAIT, self._resume_accepting)
+        loop.remove_reader(self.sock.fileno())
+        if self.loads.should_wait():
+            # Once: whatever is still waiting after that, this worker takes.
+            self._resume = loop.call_later(ACCEPT_WAIT, self._accept_and_listen)
+        else:
+            self._accept_and_listen()
+
+    def _accept_and_listen(self) -> None:
+        """Accept one waiting connection, if another worker has not taken it, and
+        watch the socket again."""
+        self._resume = None
+        if not self._accepting or self.sock is None or self.loads is None:
             return
-        self._waited = False
+        loop = asyncio.get_running_loop()
         try:
             client, _address = self.sock.accept()
         except (BlockingIOError, InterruptedError):
-            return  # another worker took it
+            pass  # another worker took it
         except OSError as e:  # out of file descriptors, say: the others may cope
             log.warning("%s: cannot accept a connection: %s", self.name, e)
-            self._waited = True
-            loop.remove_reader(self.sock.fileno())
-            self._resume = loop.call_later(0.1, self._resume_accepting)
+            self._resume = loop.call_later(0.1, self._listen)
             return
-        client.setblocking(False)
-        self.loads.opened()
-        task = loop.create_task(self._connect(client))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
+        else:
+            client.setblocking(False)
+            self.loads.opened()
+            task = loop.create_task(self._connect(client))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+        self._listen()
 
-    def _resume_accepting(self) -> None:
+    def _listen(self) -> None:
         self._resume = None
         if self._accepting and self.sock is not None:
             asyncio.get_running_loop().add_reader(self.sock.fileno(), self._on_readable)
