@@ -14,7 +14,6 @@ import imaplib
 import os
 import re
 import shutil
-import smtplib
 import ssl
 import subprocess
 import tempfile
@@ -33,10 +32,13 @@ from tests.integration.server import MailServer, stored_messages
 from tests.interop.clients import (
     HOSTNAME,
     PASSWORD,
+    deliver,
     maildir,
     make_maildir,
     need,
     run,
+    subject_of,
+    subjects,
     tmux,
     wait_screen,
 )
@@ -51,25 +53,6 @@ def cert(server: MailServer) -> Path:
 def tls_context(server: MailServer) -> ssl.SSLContext:
     """Trusts only the instance's self-signed certificate, host name checked."""
     return ssl.create_default_context(cafile=str(cert(server)))
-
-
-def deliver(server: MailServer, rcpt: str, subject: str, body: str = "Hello.\r\n") -> None:
-    raw = (
-        f"From: Interop <sender@example.org>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
-        f"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n"
-        f"Message-ID: <{uuid.uuid4().hex}@example.org>\r\n\r\n{body}"
-    )
-    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
-        s.sendmail("sender@example.org", [rcpt], raw.encode())
-
-
-def subject_of(raw: bytes) -> str:
-    match = re.search(rb"(?:^|\r?\n)Subject: ([^\r\n]*)\r?\n", raw)
-    return match.group(1).decode() if match else ""
-
-
-def subjects(server: MailServer, address: str, mailbox: str = "INBOX") -> list[str]:
-    return [subject_of(raw) for raw in stored_messages(server.dir, address, mailbox)]
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import getpass
 import os
 import re
 import shutil
-import smtplib
 import subprocess
 import tempfile
 import time
@@ -26,32 +25,17 @@ from tests.integration.server import MailServer, stored_messages
 from tests.interop.clients import (
     HOSTNAME,
     PASSWORD,
+    deliver,
     maildir,
     make_maildir,
     need,
     run,
+    subjects,
     tmux,
     wait_screen,
 )
 
 pytestmark = pytest.mark.interop
-
-
-def deliver(server: MailServer, rcpt: str, subject: str, body: str = "Hello.\r\n") -> None:
-    raw = (
-        f"From: Interop <sender@example.org>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
-        f"Message-ID: <{uuid.uuid4().hex}@example.org>\r\n\r\n{body}"
-    )
-    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=10) as s:
-        s.sendmail("sender@example.org", [rcpt], raw.encode())
-
-
-def subjects(server: MailServer, address: str) -> list[str]:
-    found = []
-    for raw in stored_messages(server.dir, address):
-        match = re.search(rb"\r\nSubject: ([^\r\n]*)\r\n", raw)
-        found.append(match.group(1).decode() if match else "")
-    return found
 
 
 # --- curl: one connection per operation; AUTH PLAIN as soon as CAPA offers it ---------
