@@ -247,6 +247,31 @@ def test_posthouse_relays_to_postfix(lab: tuple[Instance, Postfix], tls: str) ->
     assert "0 message(s)" in alpha.cli("queue", "list")
 
 
+def test_a_burst_goes_to_postfix_written_ahead(lab: tuple[Instance, Postfix]) -> None:
+    """Postfix offers CHUNKING and PIPELINING: a burst of messages leaves as whole
+    RSET, MAIL, RCPT, BDAT LAST transactions written ahead of their replies (RFC 3030
+    §4.2), and every one arrives once."""
+    alpha, pfx = lab
+    _set_alpha_tls(alpha, "may")
+    tokens = [f"burst-{n}-{uuid.uuid4().hex}" for n in range(30)]
+    with alpha.submission("alice@alpha.test") as smtp:
+        for token in tokens:
+            smtp.sendmail(
+                "alice@alpha.test",
+                ["carol@gamma.test"],
+                _message("alice@alpha.test", "carol@gamma.test", token),
+            )
+
+    def arrived() -> list[bytes]:
+        return [m for m in pfx.maildir("carol") if b"burst-" in m]
+
+    wait_for(lambda: len(arrived()) >= len(tokens), 60, "the burst in Postfix's Maildir")
+    got = arrived()
+    for token in tokens:
+        assert sum(token.encode() in m for m in got) == 1, token
+    assert "0 message(s)" in alpha.cli("queue", "list")
+
+
 @pytest.mark.parametrize("tls", ["may", "none"])
 def test_postfix_relays_to_posthouse(lab: tuple[Instance, Postfix], tls: str) -> None:
     alpha, pfx = lab

@@ -62,9 +62,14 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         await s.close()
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    p = await Peer().start()
+@pytest.fixture(params=["data", "chunking"])
+async def peer(request: pytest.FixtureRequest) -> AsyncIterator[Peer]:
+    """A peer taking content after DATA, or (offering CHUNKING, RFC 3030) in BDAT
+    chunks too, which our client then writes whole transactions ahead with."""
+    p = Peer()
+    if request.param == "chunking":
+        p.extensions = [*p.extensions, "CHUNKING"]
+    await p.start()
     try:
         yield p
     finally:

@@ -24,6 +24,11 @@ class Received:
     connection: int
 
 
+def _split(rcpts: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(addresses, their parameters)"""
+    return [a for a, _ in rcpts], [p for _, p in rcpts]
+
+
 @dataclass
 class Peer:
     host: str = "127.0.0.1"
@@ -64,6 +69,13 @@ class Peer:
             await self._server.wait_closed()
             self._server = None
 
+    def _final(self, got: Received) -> str:
+        reply = self.on_final(got) if self.on_final is not None else None
+        reply = reply or self.final_reply
+        if reply.startswith("2"):
+            self.received.append(got)
+        return reply
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self.active += 1
@@ -94,6 +106,7 @@ class Peer:
         user: str | None = None
         mail: tuple[str, str] | None = None
         rcpts: list[tuple[str, str]] = []
+        chunks = bytearray()
         while True:
             line = await reader.readline()
             if not line:
@@ -170,28 +183,54 @@ class Peer:
                     content += chunk[1:] if chunk.startswith(b".") else chunk
                     if self.close_mid_data and len(content) > 10:
                         return
-                got = Received(
-                    mail[0],
-                    mail[1],
-                    [a for a, _ in rcpts],
-                    [p for _, p in rcpts],
-                    bytes(content),
-                    tls,
-                    user,
-                    number,
+                send(
+                    self._final(
+                        Received(
+                            mail[0], mail[1], *_split(rcpts), bytes(content), tls, user, number
+                        )
+                    )
                 )
-                reply = self.on_final(got) if self.on_final is not None else None
-                reply = reply or self.final_reply
-                if reply.startswith("2"):
-                    self.received.append(got)
-                send(reply)
                 mail, rcpts = None, []
                 done += 1
                 if self.max_transactions and done >= self.max_transactions:
                     await writer.drain()
                     return
+            elif verb == "BDAT" and "CHUNKING" in self.extensions:
+                # RFC 3030 §2: the chunk's octets follow at once, whatever the reply.
+                size, _, last = arg.partition(" ")
+                if self.close_mid_data:
+                    await reader.read(min(int(size), 10))
+                    return
+                chunk = await reader.readexactly(int(size))
+                if mail is None or not rcpts:
+                    send("554 5.5.1 no valid recipients")
+                else:
+                    chunks += chunk
+                    if not last:
+                        send(f"250 2.0.0 {len(chunk)} octets")
+                    else:
+                        send(
+                            self._final(
+                                Received(
+                                    mail[0],
+                                    mail[1],
+                                    *_split(rcpts),
+                                    bytes(chunks),
+                                    tls,
+                                    user,
+                                    number,
+                                )
+                            )
+                        )
+                        if reader._buffer:  # type: ignore[attr-defined]
+                            self.sent_ahead += 1
+                        mail, rcpts, chunks = None, [], bytearray()
+                        done += 1
+                        if self.max_transactions and done >= self.max_transactions:
+                            await writer.drain()
+                            return
             elif verb == "RSET":
-                mail, rcpts = None, []
+                mail, rcpts, chunks = None, [], bytearray()
                 send("250 2.0.0 reset")
             elif verb == "NOOP":
                 send("250 2.0.0 ok")

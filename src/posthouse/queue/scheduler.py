@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from posthouse.config import Config
 from posthouse.queue.bounce import send_bounce
-from posthouse.queue.connection import OutboundConnection
+from posthouse.queue.connection import ConnectionLost, OutboundConnection
 from posthouse.queue.dial import DialError, DialOptions, dial
 from posthouse.queue.results import Outcome, RecipientResult, local_result
 from posthouse.queue.routes import Route, RouteError, find_route
@@ -29,6 +29,9 @@ from posthouse.queue.transaction import (
     FollowUp,
     Recipient,
     TransactionResult,
+    chunked,
+    chunked_result,
+    chunked_transaction,
     command_group,
     refusal,
     send_transaction,
@@ -43,6 +46,8 @@ MAX_IN_FLIGHT = 400  # queue entries being worked on at once
 ROUTE_TTL = 60.0  # seconds a route (MX answer) is reused
 IDLE_REUSE = 2.0  # seconds an idle connection waits for the next job
 MAX_REUSE = 1000  # transactions per connection
+WINDOW = 8  # transactions written ahead of their replies on one connection
+WINDOW_OCTETS = 1 << 20  # content written ahead of its replies on one connection
 WAKE_GATHER = 0.02  # seconds a wake-up waits for more mail queued in the same burst
 
 # (entry, message) -> a header field to prepend (a DKIM signature), or None.
@@ -98,25 +103,6 @@ class _Lane:
     workers: int = 0
     idle: int = 0
     ready: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-
-@dataclass
-class _Ahead:
-    """A lane worker's next job, taken from the lane while the previous message was
-    being sent; `sent` while its command group is on the current connection."""
-
-    job: _Job | None = None
-    sent: bool = False
-
-    def take(self) -> tuple[_Job | None, bool]:
-        """The job and whether its group is on the connection; the holder empties."""
-        job, sent = self.job, self.sent
-        self.job, self.sent = None, False
-        return job, sent
-
-    def unsent(self) -> None:
-        """The connection that carried the group is gone: the job starts afresh."""
-        self.sent = False
 
 
 class DeliveryScheduler:
@@ -332,18 +318,16 @@ class DeliveryScheduler:
 
     async def _lane_worker(self, lane: _Lane) -> None:
         conn: OutboundConnection | None = None
-        # The job whose command group went out behind the last message (RFC 2920
-        # §3.1); it is on its way, so it is finished even while stopping.
-        ahead = _Ahead()
+        # Jobs written ahead on `conn` (RFC 2920 §3.1, RFC 3030 §4.2), oldest first:
+        # they are on their way, so they are finished even while stopping.
+        window: deque[_Job] = deque()
         try:
-            while ahead.job is not None or not self._stopping:
-                job, group_sent = ahead.take()
-                if job is None:
-                    job = await self._next_job(lane, wait=conn is not None)
+            while window or not self._stopping:
+                sent = bool(window)
+                job = window.popleft() if sent else await self._next_job(lane, conn is not None)
                 if job is None:
                     break
                 if conn is None:
-                    group_sent = False
                     try:
                         conn = await dial(lane.route, self.resolver, self.options)
                     except Exception as e:
@@ -355,13 +339,12 @@ class DeliveryScheduler:
                         self._unreachable(lane, job, e)
                         break
                 reused = conn.transactions > 0
-                follow = self._follow_up(lane, conn, ahead)
-                result = await self._send(conn, job, group_sent, follow)
+                result = await self._send(conn, job, sent, lane, window)
                 if reused and not result.reusable and _nothing_decided(result):
                     # A cached connection the server dropped meanwhile (idle timeout,
-                    # a per-connection limit): once more on a fresh one before deferring.
-                    # A group sent ahead on it is sent again on the new one.
-                    ahead.unsent()
+                    # a per-connection limit): once more on a fresh one before deferring;
+                    # what was written behind it goes again too, in its turn.
+                    self._requeue(lane, window)
                     await conn.close(quit=False)
                     conn = None
                     try:
@@ -369,24 +352,20 @@ class DeliveryScheduler:
                     except Exception:
                         pass
                     else:
-                        result = await self._send(conn, job, False, None)
+                        result = await self._send(conn, job)
                 self._finish(job, result.results)
                 if conn is None:
                     continue
-                if not result.reusable or conn.transactions >= MAX_REUSE:
-                    # Never QUIT behind a group sent ahead: the server would read it
-                    # as message content.
-                    await conn.close(quit=result.reusable and not ahead.sent)
-                    ahead.unsent()
+                if not result.reusable or (conn.transactions >= MAX_REUSE and not window):
+                    # Never QUIT behind transactions written ahead: the server would
+                    # read it as their content or after them.
+                    await conn.close(quit=result.reusable and not window)
+                    self._requeue(lane, window)
                     conn = None
         finally:
             lane.workers -= 1
-            left, on_wire = ahead.take()
-            if left is not None:  # the worker failed or was cancelled
-                if self._stopping:
-                    self._drop(left)
-                else:
-                    lane.jobs.appendleft(left)
+            on_wire = bool(window)
+            self._requeue(lane, window)  # only when the worker failed or was cancelled
             if conn is not None:
                 await conn.close(quit=not on_wire)
             if lane.jobs and not self._stopping and lane.workers == 0:
@@ -394,45 +373,108 @@ class DeliveryScheduler:
                 lane.workers += 1
                 self._spawn(self._lane_worker(lane), f"queue-lane-{lane.route.key}")
 
-    def _follow_up(self, lane: _Lane, conn: OutboundConnection, ahead: _Ahead) -> FollowUp | None:
-        """What sends the next waiting job's command group behind this message, when
-        the connection will carry it (RFC 2920 §3.1)."""
-        if not conn.offers("PIPELINING") or conn.transactions + 1 >= MAX_REUSE:
+    def _requeue(self, lane: _Lane, window: deque[_Job]) -> None:
+        """Jobs written ahead on a connection that is gone, never answered: back to the
+        front of their lane in order, to go again (at least once, RFC 5321 §6.1)."""
+        while window:
+            job = window.pop()
+            if self._stopping:
+                self._drop(job)
+            else:
+                lane.jobs.appendleft(job)
+
+    def _ahead(self, lane: _Lane, conn: OutboundConnection, window: deque[_Job]) -> _Job | None:
+        """The next waiting job, to be written behind the transaction in progress, when
+        the connection will carry it and nothing about it is decided here."""
+        if (
+            self._stopping
+            or not lane.jobs
+            or conn.transactions + len(window) + 2 > MAX_REUSE
+            or len(window) >= WINDOW
+        ):
             return None
+        job = lane.jobs[0]
+        if refusal(conn, self._envelope(job), job.attempt.content) is not None:
+            return None  # decided without the server when its turn comes
+        return job
+
+    def _follow_up(self, lane: _Lane, conn: OutboundConnection, window: deque[_Job]) -> FollowUp:
+        """What writes the next waiting job's command group behind this message's
+        content (RFC 2920 §3.1)."""
 
         def follow() -> bytes:
-            if self._stopping or not lane.jobs:
+            if window:
                 return b""
-            job = lane.jobs[0]
-            envelope = self._envelope(job)
-            if refusal(conn, envelope, job.attempt.content) is not None:
-                return b""  # decided without the server when its turn comes
+            job = self._ahead(lane, conn, window)
+            if job is None:
+                return b""
             try:
-                group = command_group(conn, envelope, job.attempt.content)
+                group = command_group(conn, self._envelope(job), job.attempt.content)
             except Exception:
                 return b""  # fails again in its own transaction, and is reported there
             lane.jobs.popleft()
-            ahead.job, ahead.sent = job, True
+            window.append(job)
             return group
 
         return follow
+
+    def _write_ahead(
+        self, lane: _Lane, conn: OutboundConnection, window: deque[_Job], size: int
+    ) -> None:
+        """Whole transactions of waiting jobs written behind the one in progress (`size`
+        octets of content), up to WINDOW of them and WINDOW_OCTETS of content, so the
+        server always has the next message at hand (RFC 3030 §4.2)."""
+        size += sum(len(j.attempt.content) for j in window)
+        while (job := self._ahead(lane, conn, window)) is not None:
+            size += len(job.attempt.content)
+            if size > WINDOW_OCTETS:
+                return
+            try:
+                data = chunked_transaction(conn, self._envelope(job), job.attempt.content)
+            except Exception:
+                return  # fails again in its own transaction, and is reported there
+            lane.jobs.popleft()
+            window.append(job)
+            conn.write(data)
 
     async def _send(
         self,
         conn: OutboundConnection,
         job: _Job,
-        group_sent: bool = False,
-        follow: FollowUp | None = None,
+        sent: bool = False,
+        lane: _Lane | None = None,
+        window: deque[_Job] | None = None,
     ) -> TransactionResult:
+        """One job's transaction; `sent`: it was written ahead already. With a lane and a
+        window, the jobs waiting in the lane are written ahead behind it."""
+        envelope = self._envelope(job)
+        content = job.attempt.content
+        timeout = self.settings.data_timeout
         try:
-            return await send_transaction(
-                conn,
-                self._envelope(job),
-                job.attempt.content,
-                self.settings.data_timeout,
-                group_sent=group_sent,
-                follow=follow,
-            )
+            if not chunked(conn):
+                follow = None
+                if lane is not None and window is not None and conn.offers("PIPELINING"):
+                    follow = self._follow_up(lane, conn, window)
+                return await send_transaction(
+                    conn, envelope, content, timeout, group_sent=sent, follow=follow
+                )
+            if not sent:
+                refused = refusal(conn, envelope, content)
+                if refused is not None:
+                    return refused
+            try:
+                if not sent:
+                    conn.write(chunked_transaction(conn, envelope, content))
+                if lane is not None and window is not None:
+                    self._write_ahead(lane, conn, window, len(content))
+                await conn.drain()
+            except ConnectionLost as e:
+                deferred = [
+                    local_result(r.address, Outcome.DEFERRED, "4.4.2", str(e))
+                    for r in job.recipients
+                ]
+                return TransactionResult(deferred, False)
+            return await chunked_result(conn, envelope, timeout)
         except Exception:
             # A bug must not strand the entry: it stays queued and is tried again.
             log.exception("queue %d: delivery failed", job.attempt.entry.id)

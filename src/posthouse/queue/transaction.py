@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from posthouse.proto.smtp.client import crlf_lines
 from posthouse.proto.smtp.events import Data, MailFrom, RcptTo, Rset
 from posthouse.proto.smtp.reply import Reply
 from posthouse.queue.connection import ConnectionLost, OutboundConnection
@@ -134,6 +135,56 @@ def command_group(conn: OutboundConnection, envelope: Envelope, content: bytes) 
     return b"".join(out)
 
 
+def chunked(conn: OutboundConnection) -> bool:
+    """The server takes whole transactions without waiting: CHUNKING (RFC 3030) with
+    PIPELINING (RFC 2920)."""
+    return conn.offers("CHUNKING") and conn.offers("PIPELINING")
+
+
+def chunked_transaction(conn: OutboundConnection, envelope: Envelope, content: bytes) -> bytes:
+    """A whole transaction to write at once where `chunked`: RSET, MAIL, every RCPT and
+    the content as one BDAT LAST chunk (RFC 3030 §2, §4.2: BDAT may be pipelined, and
+    so may the next transaction behind it). RSET first (RFC 2920 §3.1 lets it stand
+    anywhere in a group) so a transaction starts clean whatever the one before left,
+    such as a MAIL whose every RCPT was refused. Its replies are read by
+    `chunked_result`. Raises LocalProtocolError for an envelope that cannot be written."""
+    core = conn.core
+    out = [
+        core.send(Rset()),
+        core.send(MailFrom(envelope.sender, _mail_params(conn, envelope, content))),
+    ]
+    out += [core.send(RcptTo(r.address, _rcpt_params(conn, r))) for r in envelope.recipients]
+    out.append(core.send_bdat(crlf_lines(content), True))
+    return b"".join(out)
+
+
+async def chunked_result(
+    conn: OutboundConnection, envelope: Envelope, data_timeout: float
+) -> TransactionResult:
+    """The replies to a `chunked_transaction`, in order (RFC 2920 §3.2)."""
+    host = conn.host
+    try:
+        await conn.read_reply()  # RSET: nothing to reset is no failure either
+        mail_reply = await conn.read_reply()
+        rcpt_replies = [await conn.read_reply() for _ in envelope.recipients]
+        final = await conn.read_reply(data_timeout)
+    except ConnectionLost as e:
+        # RFC 5321 §6.1: as with DATA, no final reply means no responsibility taken.
+        return TransactionResult(_all(envelope, Outcome.DEFERRED, "4.4.2", str(e)), False)
+    # The transaction ended with BDAT LAST whatever the replies said: the connection
+    # carries the next one (its RSET clears what is left).
+    if mail_reply.code != 250:
+        results = [from_reply(r.address, mail_reply, host, soft=True) for r in envelope.recipients]
+        return TransactionResult(results, True)
+    results, accepted = _rcpt_results(envelope, rcpt_replies, host)
+    dsn = conn.offers("DSN")
+    for recipient in accepted:
+        results[recipient.address] = from_reply(recipient.address, final, host, peer_dsn=dsn)
+    if accepted:
+        conn.transactions += 1
+    return TransactionResult(_ordered(envelope, results), True)
+
+
 # Called once the message content is written: what to send after it in the same write
 # (the next transaction's command group), or b"".
 FollowUp = Callable[[], bytes]
@@ -198,13 +249,7 @@ async def _transaction(
         if data_reply is not None and data_reply.code == 354:
             await _empty_data(conn)
         return TransactionResult(results, await _reset(conn))
-    results: dict[str, RecipientResult] = {}
-    accepted: list[Recipient] = []
-    for recipient, reply in zip(envelope.recipients, rcpt_replies, strict=True):
-        if reply.code in (250, 251):  # RFC 5321 §3.4: 251 will forward
-            accepted.append(recipient)
-        else:
-            results[recipient.address] = from_reply(recipient.address, reply, host)
+    results, accepted = _rcpt_results(envelope, rcpt_replies, host)
     if not accepted:
         if data_reply is not None and data_reply.code == 354:
             await _empty_data(conn)
@@ -224,6 +269,21 @@ async def _transaction(
         results[recipient.address] = from_reply(recipient.address, final, host, peer_dsn=dsn)
     conn.transactions += 1
     return TransactionResult(_ordered(envelope, results), True)
+
+
+def _rcpt_results(
+    envelope: Envelope, rcpt_replies: list[Reply], host: str
+) -> tuple[dict[str, RecipientResult], list[Recipient]]:
+    """Results for the refused recipients, and the accepted ones (still to be decided
+    by the reply to the content)."""
+    results: dict[str, RecipientResult] = {}
+    accepted: list[Recipient] = []
+    for recipient, reply in zip(envelope.recipients, rcpt_replies, strict=True):
+        if reply.code in (250, 251):  # RFC 5321 §3.4: 251 will forward
+            accepted.append(recipient)
+        else:
+            results[recipient.address] = from_reply(recipient.address, reply, host)
+    return results, accepted
 
 
 def _ordered(envelope: Envelope, results: dict[str, RecipientResult]) -> list[RecipientResult]:

@@ -37,7 +37,13 @@ from posthouse.proto.smtp.events import (
 )
 from posthouse.proto.smtp.reply import LocalProtocolError, RemoteProtocolError, Reply
 
-__all__ = ["ClientConnection", "LocalProtocolError", "RemoteProtocolError", "parse_reply_line"]
+__all__ = [
+    "ClientConnection",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "crlf_lines",
+    "parse_reply_line",
+]
 
 # RFC 5321 §4.2: Reply-code = %x32-35 %x30-35 %x30-39, then "-" (more lines follow)
 # or SP, or nothing, then the text.
@@ -191,6 +197,17 @@ _MESSAGE = "message"
 _CRLF_OR_BARE = re.compile(rb"\r\n|\r|\n")
 
 
+def crlf_lines(content: bytes) -> bytes:
+    """Message content as text lines: every line end CRLF (RFC 5321 §2.3.8 forbids bare
+    CR and LF), the last line ended too."""
+    crlf = content.count(b"\r\n")
+    if content.count(b"\r") != crlf or content.count(b"\n") != crlf:
+        content = _CRLF_OR_BARE.sub(b"\r\n", content)
+    if content and not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    return content
+
+
 class ClientConnection:
     """One SMTP connection, client side."""
 
@@ -321,11 +338,7 @@ class ClientConnection:
     def send_message(self, content: bytes) -> bytes:
         """The message content after 354: line ends made CRLF (RFC 5321 §2.3.8 forbids
         bare CR and LF), dot-stuffed (§4.5.2), ended by CRLF "." CRLF (§4.1.1.4)."""
-        crlf = content.count(b"\r\n")
-        if content.count(b"\r") != crlf or content.count(b"\n") != crlf:
-            content = _CRLF_OR_BARE.sub(b"\r\n", content)
-        if content and not content.endswith(b"\r\n"):
-            content += b"\r\n"
+        content = crlf_lines(content)
         if content.startswith(b"."):
             content = b"." + content
         content = content.replace(b"\r\n.", b"\r\n..")
