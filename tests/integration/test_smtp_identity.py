@@ -139,6 +139,28 @@ def test_transcript_redacts_credentials_and_content(server: MailServer) -> None:
     assert "C: MAIL FROM:<alice@example.test>" in transcript
 
 
+def test_pipelined_transactions_keep_their_own_transcripts(server: MailServer) -> None:
+    """A relay writing whole transactions ahead (RSET, MAIL, RCPT, BDAT LAST, RFC 3030
+    §4.2) gets every reply in order, and no message carries the RSETs or the lines of
+    the transactions before it."""
+    tags = [f"ahead{n}x{time.monotonic_ns()}" for n in range(3)]
+    with RawSMTP(server.ports["smtp"]) as t:
+        t.reply()
+        t.cmd("EHLO relay.example.org")
+        out = b""
+        for tag in tags:
+            body = f"From: <x@example.org>\r\nSubject: {tag}\r\n\r\nhi\r\n".encode()
+            out += f"RSET\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<{ALICE}>\r\n".encode()
+            out += f"BDAT {len(body)} LAST\r\n".encode() + body
+        t.send(out)
+        codes = [t.reply()[0] for _ in range(4 * len(tags))]
+        assert codes == [250, 250, 250, 250] * len(tags)
+    for tag in tags:
+        transcript = message_meta(server.dir, ALICE, tag)["smtp"]["transcript"]
+        assert not any("RSET" in line or "Reset" in line for line in transcript), transcript
+        assert sum(line.startswith("C: MAIL FROM") for line in transcript) == 1, transcript
+
+
 def test_bdat_bare_lf_refused(server: MailServer) -> None:
     """BDAT content obeys the same text rules as DATA (smuggling through a relay)."""
     body = b"Subject: bdat lf\r\n\r\nline\n.\nline2\r\n"

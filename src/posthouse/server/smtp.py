@@ -146,6 +146,7 @@ class SMTPSession:
         self.tx_lines: list[str] = []
         self._in_tx = False
         self._quiet_reply = False
+        self._unlogged_reply = False  # the next reply answers an RSET kept out of the transcript
         self._out: list[bytes] = []  # replies not yet written
         self.closing = False
         self.session_id = f"{int(time.time() * 1000):x}{id(self) & 0xFFFF:04x}"
@@ -266,7 +267,9 @@ class SMTPSession:
     def _send(self, reply: Reply) -> None:
         data = self.core.send(reply)
         self._out.append(data)
-        if self._quiet_reply:  # the reply echoes the unrecognized line
+        if self._unlogged_reply:
+            self._unlogged_reply = False
+        elif self._quiet_reply:  # the reply echoes the unrecognized line
             self._log_line(f"S: {reply.code} {reply.enhanced or ''} (unrecognized command)")
             self._quiet_reply = False
         else:
@@ -279,6 +282,12 @@ class SMTPSession:
         """Keep the conversation as the core understood it: commands, never message
         content or credentials.  A message carries the session's lines outside any
         transaction plus its own transaction's, not those of earlier messages."""
+        if isinstance(event, Rset) and not self._in_tx:
+            # Nothing to reset: a client writing transactions ahead starts each with
+            # RSET (RFC 2920 §3.1), which would otherwise leave one more pair of lines
+            # in every later message's transcript.
+            self._unlogged_reply = True
+            return
         if isinstance(event, MailFrom):
             self.tx_lines = []
             self._in_tx = True
