@@ -54,6 +54,8 @@ class AuthenticationResults:
 
 def _printable(text: str) -> str:
     """Printable ASCII only: what cannot travel in a header is replaced by '?'."""
+    if text.isascii() and text.isprintable():  # ASCII isprintable(): " " to "~"
+        return text
     return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
 
 
@@ -65,9 +67,12 @@ def quote_value(text: str, *, pvalue: bool = False) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_COMMENT_SPECIAL = re.compile(r"([()\\])")
+
+
 def comment_text(text: str) -> str:
     text = _printable(text)[:MAX_COMMENT]
-    return "(" + re.sub(r"([()\\])", r"\\\1", text) + ")"
+    return "(" + _COMMENT_SPECIAL.sub(r"\\\1", text) + ")"
 
 
 def format_resinfo(r: MethodResult) -> str:

@@ -416,6 +416,9 @@ def _rsa_sha256(key: _PublicKey, digest: bytes, signature: bytes) -> bool | None
     return True
 
 
+_WHITE_SPACE = re.compile(rb"\s+")
+
+
 def _verify_signature(
     verifier: _Verifier,
     sig: dict[bytes, bytes],
@@ -441,7 +444,7 @@ def _verify_signature(
             body = body[: int(sig[b"l"])]
         bodyhash = hasher(body).digest()
         try:
-            expected = base64.b64decode(re.sub(rb"\s+", b"", sig[b"bh"]))
+            expected = base64.b64decode(_WHITE_SPACE.sub(b"", sig[b"bh"]))
         except TypeError as e:
             raise dkim.MessageFormatError(str(e)) from None
         if bodyhash != expected:
@@ -454,7 +457,7 @@ def _verify_signature(
     algorithm = policy.header_algorithm.name
     headers = canonical_headers(verifier.headers, algorithm)
     verifier.signed_headers = hash_headers(h, algorithm, headers, include_headers, sig_header)
-    signature = base64.b64decode(re.sub(rb"\s+", b"", sig[b"b"]))
+    signature = base64.b64decode(_WHITE_SPACE.sub(b"", sig[b"b"]))
     if key.ktag == b"rsa":
         if hasher is hashlib.sha256:
             fast = _rsa_sha256(key, h.digest(), signature)
@@ -480,26 +483,34 @@ def _verify_signature(
 
 def _prepare(verifier: Any, value: bytes, idx: int) -> DKIMResult | tuple[dict[str, str], Any]:
     """The signature's tags, checked by dkimpy (no DNS, no hashing)."""
+    try:
+        prep = verifier.verify_headerprep(idx)
+    except dkim.DKIMException as e:
+        # RFC 8601 §2.7.1: a signature with syntax errors is "neutral"
+        return _neutral(value, str(e))
+    except Exception as e:
+        return _neutral(value, f"malformed DKIM-Signature: {e!r}")
+    if not prep:
+        return _neutral(value, "no signature")
+    return _base(prep[0]), prep  # dkimpy's own parse of `value`, checked
+
+
+def _neutral(value: bytes, reason: str) -> DKIMResult:
     tags = _signature_tags(value)
     if tags is None:
         return DKIMResult("neutral", reason="malformed DKIM-Signature")
-    base = {
+    return DKIMResult("neutral", reason=reason, **_base(tags))
+
+
+def _base(tags: dict[bytes, bytes]) -> dict[str, str]:
+    """What a result says of its signature, whatever the outcome."""
+    return {
         "domain": _text(tags, b"d").lower(),
         "selector": _text(tags, b"s"),
         "algorithm": _text(tags, b"a").lower(),
         "identity": _text(tags, b"i"),
         "signature": "".join(_text(tags, b"b").split())[:8],
     }
-    try:
-        prep = verifier.verify_headerprep(idx)
-    except dkim.DKIMException as e:
-        # RFC 8601 §2.7.1: a signature with syntax errors is "neutral"
-        return DKIMResult("neutral", reason=str(e), **base)
-    except Exception as e:
-        return DKIMResult("neutral", reason=f"malformed DKIM-Signature: {e!r}", **base)
-    if not prep:
-        return DKIMResult("neutral", reason="no signature", **base)
-    return base, prep
 
 
 def _finish(

@@ -229,16 +229,17 @@ class _DataFramer:
         # Whether the wire had CRLF at the end: only then may the next octets begin
         # the terminator, however the content was split into segments.
         wire_crlf = raw.endswith(b"\r\n")
-        if self._normalize_lf and raw.count(b"\n") != raw.count(b"\r\n"):
+        crlf = raw.count(b"\r\n")
+        lf = raw.count(b"\n")
+        if self._normalize_lf and lf != crlf:
             # A segment never ends in CR, so an LF at its start is bare too.
             raw = _BARE_LF.sub(b"\r\n", raw)
+            crlf = lf = raw.count(b"\n")  # every LF now ends a CRLF
         segment = raw
-        if not self._bare:
-            # RFC 5321 §2.3.8: CR and LF only ever appear together as CRLF. A segment
-            # never ends in CR, so an LF at its start is bare too.
-            crlf = segment.count(b"\r\n")
-            if segment.count(b"\r") != crlf or segment.count(b"\n") != crlf:
-                self._bare = True
+        # RFC 5321 §2.3.8: CR and LF only ever appear together as CRLF. A segment
+        # never ends in CR, so an LF at its start is bare too.
+        if not self._bare and (lf != crlf or segment.count(b"\r") != crlf):
+            self._bare = True
         # RFC 5321 §4.5.2: the first character of a line that is "." is deleted.
         if self._line_start and segment.startswith(b"."):
             segment = segment[1:]
@@ -258,20 +259,17 @@ class _DataFramer:
         # RFC 5321 §4.5.3.1.6: at most 1000 octets per text line, CRLF included,
         # not counting the dot added for transparency.
         limit = self._max_line
-        line_len = self._line_len
-        pos = 0
-        while True:
-            nl = segment.find(b"\n", pos)
-            if nl < 0:
-                line_len += len(segment) - pos
-                break
-            if line_len + nl + 1 - pos > limit:
+        lines = segment.split(b"\n")
+        rest = lines.pop()  # the unfinished line at the end ("" after an LF)
+        if lines:
+            # A line's length counts its LF; the first one continues the last segment's.
+            if self._line_len + len(lines[0]) >= limit or max(map(len, lines)) >= limit:
                 self._too_long = True
-            line_len = 0
-            pos = nl + 1
-        if line_len > limit:
+            self._line_len = len(rest)
+        else:
+            self._line_len += len(rest)
+        if self._line_len > limit:
             self._too_long = True
-        self._line_len = line_len
 
     def result(self) -> MessageBody | MessageRejected:
         if self._bare:
