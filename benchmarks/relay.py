@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import shutil
 import sqlite3
 import sys
@@ -34,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from tests.integration.relay_pair import PASSWORDS, Pair, make_pair  # noqa: E402
+
+from benchmarks.proc_cpu import cpu_seconds  # noqa: E402
 
 SENDER = "alice@alpha.test"
 
@@ -100,16 +101,6 @@ def add_recipients(pair: Pair, count: int) -> list[str]:
 
     asyncio.run(add())
     return addresses
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time of a process (Linux /proc), 0 where unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
-    except (OSError, ValueError, IndexError):
-        return 0.0, 0.0
 
 
 def body_of(size: int) -> bytes:

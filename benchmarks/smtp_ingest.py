@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.integration.server import MailServer, stored_messages  # noqa: E402
 
+from benchmarks.proc_cpu import tree_cpu_seconds  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "interop"
 
 
@@ -184,9 +186,14 @@ def main() -> None:
             label = f"posthouse {workers}w"
             try:
                 port = server.ports["smtp"]
-                results[f"{label} (asyncio load)"] = asyncio.run(
-                    python_load(port, args.messages, args.sessions, args.size)
-                )
+                assert server.proc is not None
+                pid = server.proc.pid
+                before = tree_cpu_seconds(pid)
+                run = asyncio.run(python_load(port, args.messages, args.sessions, args.size))
+                after = tree_cpu_seconds(pid)
+                # Server CPU per message: little disturbed by other load on the machine.
+                run["server_cpu_us_per_msg"] = round(1e6 * (after - before) / run["messages"])
+                results[f"{label} (asyncio load)"] = run
                 if have_smtp_source():
                     results[f"{label} (smtp-source)"] = smtp_source(
                         port, args.messages, args.sessions, args.size, "alice@example.test"
@@ -195,14 +202,17 @@ def main() -> None:
                 server.stop()
             delivered += len(stored_messages(server.dir, "alice@example.test"))
     results["postfix (smtp-source)"] = postfix_run(args.messages, args.sessions, args.size)
-    print(f"{'run':32} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9}")
+    print(
+        f"{'run':32} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9} {'CPU us/msg':>10}"
+    )
     for name, r in results.items():
         if r is None:
             print(f"{name:32} {'(not installed)':>8}")
             continue
+        cpu = r.get("server_cpu_us_per_msg", "-")
         print(
             f"{name:32} {r['msgs_per_s']:>8} {r.get('p50_ms', '-'):>8} "
-            f"{r.get('p99_ms', '-'):>8} {r['messages']:>9}"
+            f"{r.get('p99_ms', '-'):>8} {r['messages']:>9} {cpu:>10}"
         )
     print(f"delivered to INBOX (all posthouse runs): {delivered}")
     print(
