@@ -420,22 +420,23 @@ class DeliveryScheduler:
 
     def _write_ahead(
         self, lane: _Lane, conn: OutboundConnection, window: deque[_Job], size: int
-    ) -> None:
-        """Whole transactions of waiting jobs written behind the one in progress (`size`
+    ) -> list[bytes]:
+        """Whole transactions of waiting jobs to write behind the one in progress (`size`
         octets of content), up to WINDOW of them and WINDOW_OCTETS of content, so the
         server always has the next message at hand (RFC 3030 §4.2)."""
         size += sum(len(j.attempt.content) for j in window)
+        out: list[bytes] = []
         while (job := self._ahead(lane, conn, window)) is not None:
             size += len(job.attempt.content)
             if size > WINDOW_OCTETS:
-                return
+                break
             try:
-                data = chunked_transaction(conn, self._envelope(job), job.attempt.content)
+                out.append(chunked_transaction(conn, self._envelope(job), job.attempt.content))
             except Exception:
-                return  # fails again in its own transaction, and is reported there
+                break  # fails again in its own transaction, and is reported there
             lane.jobs.popleft()
             window.append(job)
-            conn.write(data)
+        return out
 
     async def _send(
         self,
@@ -463,10 +464,11 @@ class DeliveryScheduler:
                 if refused is not None:
                     return refused
             try:
-                if not sent:
-                    conn.write(chunked_transaction(conn, envelope, content))
+                out = [chunked_transaction(conn, envelope, content)] if not sent else []
                 if lane is not None and window is not None:
-                    self._write_ahead(lane, conn, window, len(content))
+                    out += self._write_ahead(lane, conn, window, len(content))
+                if out:  # one write: one TLS record run, one wake-up at the server
+                    conn.write(b"".join(out))
                 await conn.drain()
             except ConnectionLost as e:
                 deferred = [
