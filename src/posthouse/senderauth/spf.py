@@ -197,6 +197,22 @@ def parse_record(text: str) -> _Record:
     return _Record(tuple(terms), redirect, exp)
 
 
+_RECORDS_KEPT = 256
+_records: dict[str, _Record] = {}
+
+
+def _parsed_record(text: str) -> _Record:
+    """`parse_record`, once per distinct record text: every message from one sender
+    domain evaluates the same record, and a parsed record is immutable."""
+    record = _records.get(text)
+    if record is None:
+        record = parse_record(text)  # a record in error is parsed (and raises) each time
+        if len(_records) >= _RECORDS_KEPT:
+            _records.clear()
+        _records[text] = record
+    return record
+
+
 def _parse_mechanism(word: str) -> _Term:
     m = _MECHANISM.fullmatch(word)
     if not m:
@@ -438,7 +454,7 @@ class _Evaluation:
         record_text = await self._record(domain)  # _TempError propagates to the top
         if record_text is None:
             return "none", "", ""
-        record = parse_record(record_text)  # _PermError propagates to the top
+        record = _parsed_record(record_text)  # _PermError propagates to the top
         for term in record.terms:
             if await self._matches(term, domain):
                 explanation = ""
