@@ -286,15 +286,14 @@ def check_chunked_content(content: bytes, max_line: int) -> Reply | None:
     (RFC 3030 §3 with BODY=7BIT or 8BITMIME: still lines of text): only CRLF line
     ends (RFC 5321 §2.3.8, so a relayed copy cannot smuggle), a final CRLF, and at
     most `max_line` octets per line (§4.5.3.1.6).  None when acceptable."""
-    crlf = content.count(b"\r\n")
+    lines = content.split(b"\r\n")
+    crlf = len(lines) - 1
     if content.count(b"\r") != crlf or content.count(b"\n") != crlf:
         return _REPLY_BARE_CR_LF
-    if content and not content.endswith(b"\r\n"):
+    if lines[-1]:  # content that does not end in CRLF
         return _REPLY_BARE_CR_LF
-    if max_line and content:
-        longest = max(map(len, content.split(b"\r\n")))
-        if longest + 2 > max_line:
-            return _REPLY_TEXT_LINE_TOO_LONG
+    if max_line and content and max(map(len, lines)) + 2 > max_line:
+        return _REPLY_TEXT_LINE_TOO_LONG
     return None
 
 
