@@ -174,8 +174,7 @@ async def chunked_result(
     # The transaction ended with BDAT LAST whatever the replies said: the connection
     # carries the next one (its RSET clears what is left).
     if mail_reply.code != 250:
-        results = [from_reply(r.address, mail_reply, host, soft=True) for r in envelope.recipients]
-        return TransactionResult(results, True)
+        return TransactionResult(_mail_refused(envelope, mail_reply, host), True)
     results, accepted = _rcpt_results(envelope, rcpt_replies, host)
     dsn = conn.offers("DSN")
     for recipient in accepted:
@@ -245,10 +244,10 @@ async def _transaction(
             if any(r.code in (250, 251) for r in rcpt_replies):
                 data_reply = await conn.command(Data())
     if mail_reply.code != 250:
-        results = [from_reply(r.address, mail_reply, host, soft=True) for r in envelope.recipients]
+        refused = _mail_refused(envelope, mail_reply, host)
         if data_reply is not None and data_reply.code == 354:
             await _empty_data(conn)
-        return TransactionResult(results, await _reset(conn))
+        return TransactionResult(refused, await _reset(conn))
     results, accepted = _rcpt_results(envelope, rcpt_replies, host)
     if not accepted:
         if data_reply is not None and data_reply.code == 354:
@@ -269,6 +268,11 @@ async def _transaction(
         results[recipient.address] = from_reply(recipient.address, final, host, peer_dsn=dsn)
     conn.transactions += 1
     return TransactionResult(_ordered(envelope, results), True)
+
+
+def _mail_refused(envelope: Envelope, reply: Reply, host: str) -> list[RecipientResult]:
+    """Every recipient's result when MAIL was not answered 250."""
+    return [from_reply(r.address, reply, host, soft=True) for r in envelope.recipients]
 
 
 def _rcpt_results(
