@@ -53,8 +53,10 @@ def test_sigkill_with_1000_queued(tmp_path: Path) -> None:
         assert set(found) == {f"crash-{n:04d}" for n in range(COUNT)}
         duplicates = sum(c - 1 for c in found.values())
         print(f"delivered before the kill: {before}; duplicates after restart: {duplicates}")
-        # Only transactions in flight at the kill can repeat: at most one per connection
-        # plus those whose results were not yet written (a few hundred at most).
+        # Only transactions in flight at the kill can repeat: on each connection the one
+        # in progress and those written ahead of their replies (queue.scheduler.WINDOW,
+        # RFC 3030 §4.2), plus those whose results were not yet written (a few hundred
+        # at most).
         assert duplicates <= 400
     finally:
         pair.stop()
