@@ -86,6 +86,13 @@ async def test_due_entries(store: Store) -> None:
     assert [e.id for e in await store.due_queue_entries(now, limit=1)] == [third]
     later = now + timedelta(minutes=10)
     assert [e.id for e in await store.due_queue_entries(later)] == [third, first, second]
+    # Those already being delivered are left out, and the limit counts the others.
+    in_flight = [third, 987_654]
+    assert [e.id for e in await store.due_queue_entries(later, 1, in_flight)] == [first]
+    assert [e.id for e in await store.due_queue_entries(later, exclude=in_flight)] == [
+        first,
+        second,
+    ]
 
 
 async def test_update_queue_entry(store: Store) -> None:

@@ -213,14 +213,15 @@ class DeliveryScheduler:
         capacity = MAX_IN_FLIGHT - len(self._in_flight)
         if capacity <= 0:
             return True
-        limit = len(self._in_flight) + capacity
-        entries = await self.store.due_queue_entries(self.clock(), limit=limit)
+        entries = await self.store.due_queue_entries(
+            self.clock(), limit=capacity, exclude=list(self._in_flight)
+        )
         for entry in entries:
             if entry.id not in self._in_flight and len(self._in_flight) < MAX_IN_FLIGHT:
                 attempt = _Attempt(entry)
                 self._in_flight[entry.id] = attempt
                 self._spawn(self._begin(attempt), f"queue-{entry.id}")
-        return len(entries) >= limit
+        return len(entries) >= capacity
 
     async def _begin(self, attempt: _Attempt) -> None:
         entry = attempt.entry

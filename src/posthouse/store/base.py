@@ -11,7 +11,7 @@ writers into one fsync (group commit) but never skip it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import EllipsisType
@@ -473,7 +473,11 @@ class WebSessionStore(Protocol):
 class QueueStore(Protocol):
     async def list_queue(self) -> list[QueueEntry]: ...
     async def get_queue_entry(self, queue_id: int) -> QueueEntry | None: ...
-    async def due_queue_entries(self, now: datetime, limit: int = 100) -> list[QueueEntry]: ...
+    async def due_queue_entries(
+        self, now: datetime, limit: int = 100, exclude: Collection[int] = ()
+    ) -> list[QueueEntry]:
+        """Entries with pending recipients whose next attempt is due, oldest due
+        first, leaving out the ids in `exclude` (those already being delivered)."""
     async def update_queue_entry(
         self,
         queue_id: int,

@@ -29,7 +29,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import EllipsisType
@@ -1414,14 +1414,17 @@ class SQLiteStore(SummaryIndex, WebSessions):
         with self._snapshot() as conn:
             return _select_queue_entry(conn, queue_id)
 
-    async def due_queue_entries(self, now: datetime, limit: int = 100) -> list[QueueEntry]:
+    async def due_queue_entries(
+        self, now: datetime, limit: int = 100, exclude: Collection[int] = ()
+    ) -> list[QueueEntry]:
         with self._snapshot() as conn:
             rows = conn.execute(
                 f"SELECT {_QUEUE_COLS} FROM queue AS q WHERE next_attempt <= ?"
                 " AND EXISTS (SELECT 1 FROM queue_recipients AS r"
                 "             WHERE r.queue_id = q.id AND r.state = ?)"
+                " AND q.id NOT IN (SELECT value FROM json_each(?))"
                 " ORDER BY next_attempt, id LIMIT ?",
-                (to_us(now), RecipientState.PENDING.value, limit),
+                (to_us(now), RecipientState.PENDING.value, _json(list(exclude)), limit),
             ).fetchall()
             return _queue_entries(conn, rows)
 
