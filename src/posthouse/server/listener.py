@@ -16,13 +16,11 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from posthouse.server.balance import WorkerLoads
 from posthouse.server.tls import describe
 
 log = logging.getLogger("posthouse.listener")
 
 READ_LIMIT = 256 * 1024  # pause reading when this much is buffered unread
-ACCEPT_WAIT = 0.005  # seconds a loaded worker leaves a new connection to the others
 
 
 class ConnectionLost(Exception):
@@ -204,11 +202,7 @@ SessionHandler = Callable[[Connection], Awaitable[None]]
 
 
 class Listener:
-    """A listening socket that runs `handler` for each connection.
-
-    Given the `loads` of worker processes sharing `sock`, it accepts connections
-    itself, one at a time, so that it can leave one to a less loaded worker
-    (balance.py); otherwise the event loop's server accepts them."""
+    """A listening socket that runs `handler` for each connection."""
 
     def __init__(
         self,
@@ -221,7 +215,6 @@ class Listener:
         max_connections: int = 1000,
         on_overload: bytes = b"",
         sock: socket.socket | None = None,
-        loads: WorkerLoads | None = None,
     ) -> None:
         self.name = name
         self.address = address
@@ -231,25 +224,16 @@ class Listener:
         self.max_connections = max_connections
         self.on_overload = on_overload
         self.sock = sock  # already bound and listening (shared by worker processes)
-        self.loads = loads if sock is not None else None
         self.server: asyncio.Server | None = None
         self.sessions: set[asyncio.Task[None]] = set()
         self.connections: set[Connection] = set()
-        self._accepting = False  # accepting on `sock` ourselves (with `loads`)
-        self._resume: asyncio.TimerHandle | None = None
-        self._connecting: set[asyncio.Task[None]] = set()
-
-    def _tls_args(self) -> dict[str, Any]:
-        return {"ssl": self.tls, "ssl_handshake_timeout": 30.0} if self.tls else {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        tls_args = self._tls_args()
-        if self.sock is not None and self.loads is not None:
-            self.sock.setblocking(False)
-            self._accepting = True
-            self._listen()
-        elif self.sock is not None:
+        tls_args: dict[str, Any] = (
+            {"ssl": self.tls, "ssl_handshake_timeout": 30.0} if self.tls else {}
+        )
+        if self.sock is not None:
             self.server = await loop.create_server(self._make_protocol, sock=self.sock, **tls_args)
         else:
             self.server = await loop.create_server(
@@ -266,75 +250,17 @@ class Listener:
     def _make_protocol(self) -> Connection:
         return _ListenedConnection(self)
 
-    # --- accepting with worker loads ----------------------------------------
-    def _on_readable(self) -> None:
-        assert self.sock is not None and self.loads is not None
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self.sock.fileno())
-        if self.loads.should_wait():
-            # Once: whatever is still waiting after that, this worker takes.
-            self._resume = loop.call_later(ACCEPT_WAIT, self._accept_and_listen)
-        else:
-            self._accept_and_listen()
-
-    def _accept_and_listen(self) -> None:
-        """Accept one waiting connection, if another worker has not taken it, and
-        watch the socket again."""
-        self._resume = None
-        if not self._accepting or self.sock is None or self.loads is None:
-            return
-        loop = asyncio.get_running_loop()
-        try:
-            client, _address = self.sock.accept()
-        except (BlockingIOError, InterruptedError):
-            pass  # another worker took it
-        except OSError as e:  # out of file descriptors, say: the others may cope
-            log.warning("%s: cannot accept a connection: %s", self.name, e)
-            self._resume = loop.call_later(0.1, self._listen)
-            return
-        else:
-            client.setblocking(False)
-            self.loads.opened()
-            task = loop.create_task(self._connect(client))
-            self._connecting.add(task)
-            task.add_done_callback(self._connecting.discard)
-        self._listen()
-
-    def _listen(self) -> None:
-        self._resume = None
-        if self._accepting and self.sock is not None:
-            asyncio.get_running_loop().add_reader(self.sock.fileno(), self._on_readable)
-
-    async def _connect(self, client: socket.socket) -> None:
-        """Set up the transport (and the TLS handshake) of an accepted socket; the
-        connection then counts until its session ends (`_spawn`)."""
-        assert self.loads is not None
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.connect_accepted_socket(self._make_protocol, client, **self._tls_args())
-        except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError) as e:
-            # The transport owns the socket by now, and has closed it.
-            log.debug("%s: connection not set up: %s", self.name, e)
-            self.loads.closed()
-            if isinstance(e, asyncio.CancelledError):
-                raise
-
     def _spawn(self, conn: Connection) -> None:
-        loads = self.loads
         if len(self.sessions) >= self.max_connections:
             # RFC 5321 §3.8 / RFC 2449: refuse politely, then close.
             conn.write(self.on_overload)
             conn.close()
-            if loads is not None:
-                loads.closed()
             return
         task = asyncio.get_running_loop().create_task(self._run(conn))
         self.sessions.add(task)
         self.connections.add(conn)
         task.add_done_callback(self.sessions.discard)
         task.add_done_callback(lambda _t: self.connections.discard(conn))
-        if loads is not None:
-            task.add_done_callback(lambda _t: loads.closed())
 
     async def _run(self, conn: Connection) -> None:
         try:
@@ -348,12 +274,6 @@ class Listener:
 
     def stop_accepting(self) -> None:
         """Close the listening socket and wake every session waiting for input."""
-        if self._accepting and self.sock is not None:
-            self._accepting = False
-            if self._resume is not None:
-                self._resume.cancel()
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-            self.sock.close()  # this process's descriptor; the other workers keep theirs
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
@@ -361,8 +281,6 @@ class Listener:
 
     async def wait_sessions(self, grace: float) -> None:
         """Let sessions finish (they see the shutdown flag), then cancel stragglers."""
-        for task in list(self._connecting):  # still in their TLS handshake
-            task.cancel()
         if self.sessions:
             _done, pending = await asyncio.wait(set(self.sessions), timeout=grace)
             for conn in list(self.connections):

@@ -18,7 +18,6 @@ from posthouse.config import Config
 from posthouse.config import Listener as ListenerConfig
 from posthouse.proto.smtp.reply import Reply
 from posthouse.queue.service import DeliveryService
-from posthouse.server.balance import WorkerLoads
 from posthouse.server.context import ServerContext
 from posthouse.server.imap import OVERLOAD_REPLY as IMAP_OVERLOAD_REPLY
 from posthouse.server.imap import serve_imap
@@ -96,13 +95,10 @@ class RunningServer:
 
 
 async def start_server(
-    config: Config,
-    sockets: dict[str, socket.socket] | None = None,
-    loads: WorkerLoads | None = None,
+    config: Config, sockets: dict[str, socket.socket] | None = None
 ) -> RunningServer:
     """Open the store and start every listener; `sockets` (by listener name) are
-    already bound, as when worker processes share them, and `loads` counts this
-    worker's connections among theirs."""
+    already bound, as when worker processes share them."""
     store = await open_store(config.database_path, config.blob_dir)
     tls = None
     if config.cert_path.exists() and config.key_path.exists():
@@ -133,7 +129,6 @@ async def start_server(
                 max_connections=config.smtp.max_connections,
                 on_overload=OVERLOAD_REPLIES.get(lc.protocol, b""),
                 sock=(sockets or {}).get(lc.name),
-                loads=loads,
             )
             await listener.start()
             running.listeners.append(listener)
@@ -155,10 +150,9 @@ async def serve_forever(
     config: Config,
     on_ready: Callable[[RunningServer], None],
     sockets: dict[str, socket.socket] | None = None,
-    loads: WorkerLoads | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
-    running = await start_server(config, sockets, loads)
+    running = await start_server(config, sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGHUP too: a closed terminal must not kill transactions in flight.

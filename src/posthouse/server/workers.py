@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from posthouse.config import Config
-from posthouse.server.balance import WorkerLoads
 from posthouse.server.runner import PROTOCOL_HANDLERS, run_event_loop, serve_forever
 from posthouse.store import open_store
 
@@ -71,14 +70,14 @@ def _prepare_store(config: Config) -> None:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _run_worker(config: Config, sockets: dict[str, socket.socket], loads: WorkerLoads) -> None:
+def _run_worker(config: Config, sockets: dict[str, socket.socket]) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     # Blocked around fork() by the parent: the event loop installs its own handlers.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = 0
     try:
-        run_event_loop(serve_forever(config, lambda _running: None, sockets, loads))
+        run_event_loop(serve_forever(config, lambda _running: None, sockets))
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = 1
@@ -95,22 +94,20 @@ def serve_with_workers(config: Config, on_ready: Callable[[list[BoundListener]],
         BoundListener(name, str(sock.getsockname()[0]), int(sock.getsockname()[1]))
         for name, sock in sockets.items()
     ]
-    children: dict[int, int] = {}  # pid -> its slot in `loads`
-    loads = WorkerLoads(config.workers)
+    children: set[int] = set()
     stopping = False
 
     def spawn() -> None:
         if stopping:
             return
-        slot = min(set(range(config.workers)) - set(children.values()))
         # A stop signal between fork() and the child's own handlers must neither
         # run the parent's handler in the child nor be lost: block it meanwhile.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             pid = os.fork()
             if pid == 0:
-                _run_worker(config, sockets, loads.for_slot(slot))
-            children[pid] = slot
+                _run_worker(config, sockets)
+            children.add(pid)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
@@ -135,7 +132,7 @@ def serve_with_workers(config: Config, on_ready: Callable[[list[BoundListener]],
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            children.pop(pid, None)
+            children.discard(pid)
             if not stopping:
                 log.error("worker %d exited (status %d); starting another", pid, status)
                 time.sleep(RESTART_DELAY)
