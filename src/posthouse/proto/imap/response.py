@@ -93,6 +93,19 @@ def encode_astring(data: bytes) -> bytes:
 
 
 def encode_value(value: Value) -> bytes:
+    # The common kinds first, by exact type: a FETCH of ENVELOPE or BODYSTRUCTURE is
+    # mostly nested tuples of strings and NIL.
+    kind = type(value)
+    if kind is bytes:
+        return encode_string(value)  # type: ignore[arg-type]
+    if value is None:
+        return b"NIL"
+    if kind is tuple or kind is list:
+        return b"(" + b" ".join([encode_value(item) for item in value]) + b")"  # type: ignore[union-attr]
+    return _encode_other(value)
+
+
+def _encode_other(value: Value) -> bytes:
     if value is None:
         return b"NIL"
     if isinstance(value, bool):
@@ -115,8 +128,8 @@ def encode_value(value: Value) -> bytes:
             raise LocalProtocolError("NUL can only be sent in a literal8")
         return b"{%d}\r\n" % len(value.data) + value.data
     if isinstance(value, Run):
-        return b"".join(encode_value(item) for item in value.items)
-    return b"(" + b" ".join(encode_value(item) for item in value) + b")"
+        return b"".join([encode_value(item) for item in value.items])
+    return b"(" + b" ".join([encode_value(item) for item in value]) + b")"
 
 
 def mailbox(name: str, *, utf8: bool = False) -> Value:
