@@ -81,15 +81,7 @@ class MailServer:
             stdin=ADMIN[1] + "\n",
         )
         server = cls(directory)
-        for name in LISTENERS:
-            server.ports[name] = free_port()
-        text = (directory / "posthouse.toml").read_text()
-        for name, port in server.ports.items():
-            text = re.sub(
-                rf"(\[listeners\.{name}\]\naddress = \"[^\"]*\"\nport = )\d+",
-                rf"\g<1>{port}",
-                text,
-            )
+        text = server._with_free_ports((directory / "posthouse.toml").read_text())
         if teaching:
             text = text.replace("teaching_mode = false", "teaching_mode = true")
         text = text.replace("\nworkers = 1\n", f"\nworkers = {workers}\n")
@@ -101,9 +93,34 @@ class MailServer:
             posthouse(directory, "user", "add", address, "--password-stdin", stdin=password + "\n")
         return server
 
+    def _with_free_ports(self, text: str) -> str:
+        """posthouse.toml `text` with a free port for every listener."""
+        for name in LISTENERS:
+            self.ports[name] = free_port()
+            text = re.sub(
+                rf"(\[listeners\.{name}\]\naddress = \"[^\"]*\"\nport = )\d+",
+                rf"\g<1>{self.ports[name]}",
+                text,
+            )
+        return text
+
     def start(self) -> MailServer:
+        # A port found free can be taken before the server binds it (by any socket
+        # that connects out meanwhile): then the server says so and exits, and it
+        # is started again on other free ports.
+        for _ in range(5):
+            if self._launch():
+                return self
+            config = self.dir / "posthouse.toml"
+            config.write_text(self._with_free_ports(config.read_text()))
+        raise RuntimeError(f"no free ports after 5 tries: {self.log()}")
+
+    def _launch(self) -> bool:
+        """Start the server and wait until it serves on every port; False when a port
+        was in use."""
         self.log_path = self.dir / "server.log"
         log = self.log_path.open("ab")
+        started_at = log.tell()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "posthouse", "up", "--dir", str(self.dir)],
@@ -112,6 +129,18 @@ class MailServer:
             env=env,
         )
         deadline = time.monotonic() + 30
+        # The banner comes once every listener is bound: until then a port that
+        # answers may belong to somebody else.
+        while b"Ctrl-C stops the server cleanly" not in self._log_since(started_at):
+            if self.proc.poll() is not None:
+                if b"already in use" in self._log_since(started_at).lower():
+                    self.proc = None
+                    return False
+                raise RuntimeError(f"server exited: {self.log()}")
+            if time.monotonic() > deadline:
+                self.kill_all()
+                raise RuntimeError(f"server not ready: {self.log()}")
+            time.sleep(0.05)
         for port in self.ports.values():
             while True:
                 if self.proc.poll() is not None:
@@ -127,7 +156,10 @@ class MailServer:
                         self.kill_all()
                         raise RuntimeError(f"no listener on {port}: {self.log()}") from None
                     time.sleep(0.05)
-        return self
+        return True
+
+    def _log_since(self, offset: int) -> bytes:
+        return self.log_path.read_bytes()[offset:] if self.log_path else b""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
