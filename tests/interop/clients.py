@@ -4,14 +4,17 @@ and a private tmux for full-screen clients."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import smtplib
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,63 @@ def make_maildir(path: Path) -> Path:
     for sub in ("tmp", "new", "cur"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     return path
+
+
+@dataclass(frozen=True)
+class Getmail:
+    """getmail6 with a getmail directory and a Maildir it may deliver to."""
+
+    program: str
+    directory: Path  # --getmaildir: the rc files and getmail's record of what it saw
+    maildir: Path
+    as_root: bool
+    log: Path
+
+    @classmethod
+    def prepare(cls, tmp_path: Path, request: pytest.FixtureRequest) -> Getmail:
+        program = need("getmail")
+        directory = tmp_path / "getmail"
+        directory.mkdir()
+        # getmail refuses to deliver as root, so as root it delivers as nobody, who
+        # must be able to reach the Maildir: a directory of its own outside pytest's
+        # private tmp tree.
+        outside = Path(tempfile.mkdtemp(prefix="posthouse-getmail-"))
+        request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
+        md = make_maildir(outside / "Maildir")
+        as_root = os.geteuid() == 0
+        if as_root:
+            outside.chmod(0o755)
+            for path in (md, md / "tmp", md / "new", md / "cur"):
+                shutil.chown(path, "nobody", "nogroup")
+        return cls(program, directory, md, as_root, tmp_path / "getmail.log")
+
+    def write_rc(self, name: str, retriever: list[str], *, delete: bool, verbose: int) -> None:
+        """The rc file `name`: `retriever` (the lines after [retriever]), delivery to
+        the Maildir, and options that fetch only what was not seen before."""
+        lines = [
+            "[retriever]",
+            *retriever,
+            "[destination]",
+            "type = Maildir",
+            f"path = {self.maildir}/",
+            *(["user = nobody"] if self.as_root else []),
+            "[options]",
+            f"verbose = {verbose}",
+            "read_all = false",
+            f"delete = {str(delete).lower()}",
+            "delivered_to = false",
+            "received = false",
+        ]
+        (self.directory / name).write_text("\n".join(lines) + "\n")
+
+    def command(self, name: str, *args: str) -> list[str]:
+        return [self.program, f"--getmaildir={self.directory}", f"--rcfile={name}", *args]
+
+    def run(self, name: str) -> None:
+        """One retrieval with the rc file `name`; it must succeed."""
+        with self.log.open("a") as f:  # written as it goes: a hang still leaves a trace
+            p = subprocess.run(self.command(name), stdout=f, stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0, self.log.read_text()
 
 
 @contextmanager

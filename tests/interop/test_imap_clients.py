@@ -16,7 +16,6 @@ import re
 import shutil
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.parse
 import uuid
@@ -32,6 +31,7 @@ from tests.integration.server import MailServer, stored_messages
 from tests.interop.clients import (
     HOSTNAME,
     PASSWORD,
+    Getmail,
     deliver,
     maildir,
     make_maildir,
@@ -764,25 +764,12 @@ def test_fetchmail_imap_keep_nokeep_idle(server: MailServer, user: str, tmp_path
 def test_getmail_imapssl_keep_delete_idle(
     server: MailServer, user: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    getmail = need("getmail")
     token = uuid.uuid4().hex[:8]
-    gmdir = tmp_path / "getmail"
-    gmdir.mkdir()
-    # getmail refuses to deliver as root, so as root it delivers as nobody, who must be
-    # able to reach the Maildir: a directory of its own outside pytest's private tmp.
-    outside = Path(tempfile.mkdtemp(prefix="posthouse-getmail-"))
-    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
-    md = make_maildir(outside / "Maildir")
-    as_root = os.geteuid() == 0
-    if as_root:
-        outside.chmod(0o755)
-        for path in (md, md / "tmp", md / "new", md / "cur"):
-            shutil.chown(path, "nobody", "nogroup")
-    log = tmp_path / "getmail.log"
+    getmail = Getmail.prepare(tmp_path, request)
+    md = getmail.maildir
 
     def write_rc(delete: bool) -> None:
-        lines = [
-            "[retriever]",
+        retriever = [
             "type = SimpleIMAPSSLRetriever",
             # ca_certs turns verification on; the host name checked is `server`.
             "server = localhost",
@@ -792,29 +779,12 @@ def test_getmail_imapssl_keep_delete_idle(
             f"password = {PASSWORD}",
             "mailboxes = ('INBOX',)",
             "record_mailbox = false",  # no X-getmail-retrieved-from-mailbox header
-            "[destination]",
-            "type = Maildir",
-            f"path = {md}/",
-            *(["user = nobody"] if as_root else []),
-            "[options]",
-            "verbose = 2",
-            "read_all = false",
-            f"delete = {str(delete).lower()}",
-            "delivered_to = false",
-            "received = false",
         ]
-        (gmdir / "imap.rc").write_text("\n".join(lines) + "\n")
+        getmail.write_rc("imap.rc", retriever, delete=delete, verbose=2)
 
     def fetch(delete: bool) -> None:
         write_rc(delete)
-        with log.open("a") as f:  # written as it goes: a hang still leaves a trace
-            p = subprocess.run(
-                [getmail, f"--getmaildir={gmdir}", "--rcfile=imap.rc"],
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                timeout=60,
-            )
-        assert p.returncode == 0, log.read_text()
+        getmail.run("imap.rc")
 
     def fetched() -> list[str]:
         return sorted(subject_of(raw) for raw in maildir(md))
@@ -839,7 +809,7 @@ def test_getmail_imapssl_keep_delete_idle(
     idle_log = tmp_path / "getmail-idle.log"
     with idle_log.open("w") as out:
         daemon = subprocess.Popen(
-            [getmail, f"--getmaildir={gmdir}", "--rcfile=imap.rc", "--idle=INBOX"],
+            getmail.command("imap.rc", "--idle=INBOX"),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

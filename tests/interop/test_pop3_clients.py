@@ -12,9 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +23,7 @@ from tests.integration.server import MailServer, stored_messages
 from tests.interop.clients import (
     HOSTNAME,
     PASSWORD,
+    Getmail,
     deliver,
     maildir,
     make_maildir,
@@ -177,50 +176,19 @@ def test_fetchmail_keep_uidl_then_nokeep(server: MailServer, user: str, tmp_path
 def test_getmail_implicit_tls_no_refetch_then_delete(
     server: MailServer, user: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    getmail = need("getmail")
-    gmdir = tmp_path / "getmail"
-    gmdir.mkdir()
-    # getmail refuses to deliver as root, so as root it delivers as nobody, who must be
-    # able to reach the Maildir: put it in a directory of its own outside pytest's
-    # private tmp tree.
-    outside = Path(tempfile.mkdtemp(prefix="posthouse-getmail-"))
-    request.addfinalizer(lambda: shutil.rmtree(outside, ignore_errors=True))
-    md = make_maildir(outside / "Maildir")
-    as_root = os.geteuid() == 0
-    if as_root:
-        outside.chmod(0o755)
-        for path in (md, md / "tmp", md / "new", md / "cur"):
-            shutil.chown(path, "nobody", "nogroup")
-    log = tmp_path / "getmail.log"
+    getmail = Getmail.prepare(tmp_path, request)
+    md = getmail.maildir
 
     def fetch(delete: bool) -> None:
-        lines = [
-            "[retriever]",
+        retriever = [
             "type = SimplePOP3SSLRetriever",
             "server = 127.0.0.1",
             f"port = {server.ports['pop3s']}",
             f"username = {user}",
             f"password = {PASSWORD}",
-            "[destination]",
-            "type = Maildir",
-            f"path = {md}/",
-            *(["user = nobody"] if as_root else []),
-            "[options]",
-            "verbose = 3",
-            "read_all = false",
-            f"delete = {str(delete).lower()}",
-            "delivered_to = false",
-            "received = false",
         ]
-        (gmdir / "pop.rc").write_text("\n".join(lines) + "\n")
-        with log.open("a") as f:  # written as it goes: a hang still leaves a trace
-            p = subprocess.run(
-                [getmail, f"--getmaildir={gmdir}", "--rcfile=pop.rc"],
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                timeout=60,
-            )
-        assert p.returncode == 0, log.read_text()
+        getmail.write_rc("pop.rc", retriever, delete=delete, verbose=3)
+        getmail.run("pop.rc")
 
     deliver(server, user, "getmail first")
     first = stored_messages(server.dir, user)[0]
