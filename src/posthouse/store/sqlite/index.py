@@ -385,13 +385,7 @@ class SummaryIndex:
             if not ids:
                 break
             tried.update(ids)
-            items: list[tuple[str, tuple[Any, ...]]] = []
-            for blob_id in ids:
-                try:
-                    raw = await self.read_message(blob_id)
-                except Exception:
-                    continue  # gone meanwhile; its summary goes with it
-                items.append((blob_id, await compute_summary(raw)))
+            items = await self._summaries_of(ids)
             done += await self._write(functools.partial(_tx_index, items=items))
         return done
 
@@ -412,6 +406,18 @@ class SummaryIndex:
             if time.monotonic() - self._last_store < _QUIET and pending < _MAX_BACKLOG:
                 continue  # still busy storing: accepting mail comes first
             await self.index_pending(_INDEX_BATCH)
+
+    async def _summaries_of(self, blob_ids: list[str]) -> list[tuple[str, tuple[Any, ...]]]:
+        """The full summary (with the FTS columns) of each blob that is still there;
+        one that went meanwhile takes its summary row with it, so it is left out."""
+        items = []
+        for blob_id in blob_ids:
+            try:
+                raw = await self.read_message(blob_id)
+            except Exception:
+                continue
+            items.append((blob_id, await compute_summary(raw)))
+        return items
 
     async def stop_indexing(self) -> None:
         task: asyncio.Task[None] | None = getattr(self, "_indexer", None)
@@ -439,11 +445,5 @@ class SummaryIndex:
             if not ids:
                 return done
             tried.update(ids)
-            items: list[tuple[str, tuple[Any, ...]]] = []
-            for blob_id in ids:
-                try:
-                    raw = await self.read_message(blob_id)
-                except Exception:
-                    continue  # gone meanwhile
-                items.append((blob_id, await compute_summary(raw)))
+            items = await self._summaries_of(ids)
             done += await self._write(functools.partial(_tx_add_summaries, items=items))
