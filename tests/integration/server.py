@@ -119,15 +119,15 @@ class MailServer:
         """Start the server and wait until it serves on every port; False when a port
         was in use."""
         self.log_path = self.dir / "server.log"
-        log = self.log_path.open("ab")
-        started_at = log.tell()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "posthouse", "up", "--dir", str(self.dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        with self.log_path.open("ab") as log:  # the server keeps its own descriptor
+            started_at = log.tell()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "posthouse", "up", "--dir", str(self.dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + 30
         # The banner comes once every listener is bound: until then a port that
         # answers may belong to somebody else.
